@@ -14,28 +14,39 @@ import re
 #: Characters kept from the *start and end* of a message before anything else runs.
 MAX_CHARS = 20_000
 
-# Order matters: the wider patterns (urls, paths, timestamps) go before numbers.
-_SUBS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<TS>"),
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<DATE>"),
-    (re.compile(r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<TIME>"),
-    (re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s'\"<>)\]]+"), "<URL>"),
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<EMAIL>"),
-    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<UUID>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<HEX>"),
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "<HEX>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<IP>"),
-    (re.compile(r"(?:(?<=\s)|(?<=^)|(?<=[\"'=(]))(?:[A-Za-z]:)?(?:/[\w.@%+-]+){2,}/?"), "<PATH>"),
+# One alternation, applied in a single pass: at each position the first alternative that matches
+# wins, so the wide shapes (timestamps, urls, paths) come before ids and numbers, and error codes
+# (kept verbatim) come before the number mask. Every quantifier is bounded so that adversarial input
+# cannot make the regex engine backtrack for long.
+_PATTERNS: list[tuple[str, str | None]] = [
+    (r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?", "<TS>"),
+    (r"\b\d{4}-\d{2}-\d{2}\b", "<DATE>"),
+    (r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?\b", "<TIME>"),
+    (r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s'\"<>)\]]{1,2000}", "<URL>"),
+    (r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,10}", "<EMAIL>"),
+    (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<UUID>"),
+    (r"\b0x[0-9a-fA-F]{1,64}\b", "<HEX>"),
+    (r"\b(?=[0-9a-fA-F]{0,200}\d)(?=[0-9a-fA-F]{0,200}[a-fA-F])[0-9a-fA-F]{12,200}\b", "<HEX>"),
+    (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b", "<IP>"),
+    (r"(?:(?<=\s)|(?<=^)|(?<=[\"'=(\[]))(?:[A-Za-z]:)?(?:/[\w.@%+=$-]{1,255}){2,64}/?", "<PATH>"),
+    # Error codes survive: HTTP statuses in context, errno, SQLSTATE, vendor codes, exit codes.
+    (r"\b(?:HTTP(?:/\d(?:\.\d)?)?|[Ss]tatus(?: [Cc]ode)?|[Cc]ode|[Ee]rror|HttpError|[Ee]xit[ _][Cc]ode|"
+     r"return code|[Ee]xit status|Errno|Errcode|signal|SQLSTATE)['\":= (]{0,4}-?[0-9A-Z]{1,5}\b", None),
+    (r"\b[A-Z]{2,5}-\d{3,5}\b", None),
+    (r"(?<=\()[1-5]\d\d(?=\))|(?<=\()\d{4}(?=,)", None),
+    (r"\b[1-5]\d\d\b(?=:?\s?(?:[A-Z][a-z]|[A-Z]{3,}|Client|Server))", None),
     # Identifiers that mix letters and digits (job ids, pod names) but not error codes like ORA-01555.
-    (re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-z])[a-z0-9]+(?:[-_][a-z0-9]+){2,}\b"), "<ID>"),
-    (re.compile(r"(?<![A-Za-z-])\d+(?:\.\d+)?"), "<NUM>"),
+    (r"\b(?=[\w-]{0,200}\d)(?=[\w-]{0,200}[a-z])[a-z0-9]{1,64}(?:[-_][a-z0-9]{1,64}){2,30}\b", "<ID>"),
+    (r"\b(?=[\w-]{0,100}\d)(?=[\w-]{0,100}[A-Za-z])[\w-]{16,100}\b", "<ID>"),
+    (r"(?<![\w-])\d{1,40}(?:\.\d{1,40})?", "<NUM>"),
 ]
-# Error codes survive the number mask: HTTP statuses, errno, SQLSTATE, vendor codes.
-_KEEP_CODE = re.compile(r"\b(?:[1-5]\d\d|[A-Z]{2,5}-\d{3,5}|Errno \d+|SQLSTATE \w{5}|exit code \d+)\b")
+_MASK = re.compile("|".join(f"({p})" for p, _ in _PATTERNS))
+_REPL = [r for _, r in _PATTERNS]
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]+")
 _SPACES = re.compile(r"[ \t]+")
 _TB_FRAME = re.compile(r'^\s*File "[^"]*", line \d+, in .*$')
 _TB_HEAD = re.compile(r"^\s*Traceback \(most recent call last\):\s*$")
+_JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+\.\.\. \d+ more\s*$")
 
 
 def to_text(value: object, limit: int = MAX_CHARS) -> str:
@@ -55,9 +66,30 @@ def to_text(value: object, limit: int = MAX_CHARS) -> str:
     return _CONTROL.sub(" ", text)
 
 
+def _reduce_java(lines: list[str], keep_frames: int) -> list[str]:
+    """Keep the first frames of each run of Java ``at ...`` lines: the throwing site is on top."""
+    out: list[str] = []
+    run = 0
+    for line in lines:
+        if _JAVA_FRAME.match(line):
+            run += 1
+            if run <= keep_frames:
+                out.append(line)
+            continue
+        run = 0
+        out.append(line)
+    return out
+
+
 def reduce_traceback(text: str, keep_frames: int = 2) -> str:
-    """Drop the middle of Python tracebacks, keeping the last frames and every message line."""
+    """Drop the middle of Python tracebacks and Java stack traces, keeping every message line.
+
+    Python frames are kept from the bottom (the raising call), Java frames from the top.
+    """
     lines = text.splitlines()
+    if any(_JAVA_FRAME.match(line) for line in lines):
+        lines = _reduce_java(lines, keep_frames)
+        text = "\n".join(lines)
     if not any(_TB_HEAD.match(line) for line in lines):
         return text
     out: list[str] = []
@@ -86,18 +118,14 @@ def reduce_traceback(text: str, keep_frames: int = 2) -> str:
 
 def mask(text: str) -> str:
     """Mask the variable parts of ``text`` (see the module docstring)."""
-    codes: list[str] = []
+    if len(text) > 4 * MAX_CHARS:
+        text = to_text(text)
 
-    def _stash(match: re.Match[str]) -> str:
-        codes.append(match.group(0))
-        return f"\x00{len(codes) - 1}\x00"
+    def _sub(match: re.Match[str]) -> str:
+        repl = _REPL[match.lastindex - 1] if match.lastindex else None
+        return match.group(0) if repl is None else repl
 
-    text = _KEEP_CODE.sub(_stash, text)
-    for pattern, repl in _SUBS:
-        text = pattern.sub(repl, text)
-    if codes:
-        text = re.sub(r"\x00(\d+)\x00", lambda m: codes[int(m.group(1))], text)
-    return text
+    return _MASK.sub(_sub, text)
 
 
 def normalize(value: object, limit: int = MAX_CHARS) -> str:

@@ -1,0 +1,31 @@
+"""Incident stores: the :class:`Store` port and its adapters, chosen by URL."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from airflow_healer.core.store.base import Store
+from airflow_healer.exceptions import ConfigurationError
+
+__all__ = ["Store", "open_store"]
+
+
+def open_store(url: str, *, timeout: float = 10.0) -> Store:
+    """Return the store a ``[healer] store_url`` names.
+
+    ``sqlite:///absolute/path.db`` is the embedded default. PostgreSQL and BigQuery adapters plug in
+    here under their own schemes.
+    """
+    scheme = urlparse(url).scheme.split("+")[0]
+    if scheme == "sqlite":
+        from airflow_healer.core.store.sqlite import SQLiteStore
+
+        # SQLAlchemy's spelling: sqlite:////abs/path.db is absolute, sqlite:///rel.db relative.
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ConfigurationError(f"[healer] store_url {url!r}: write sqlite:////absolute/path/healer.db.")
+        return SQLiteStore(path, timeout=timeout)
+    raise ConfigurationError(
+        f"[healer] store_url {url!r}: the {scheme or 'empty'} scheme is not supported yet; "
+        "use sqlite:////path/to/healer.db."
+    )

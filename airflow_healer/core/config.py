@@ -1,0 +1,105 @@
+"""The ``[healer]`` configuration as one plain object.
+
+Values come from ``AIRFLOW__HEALER__<KEY>`` environment variables, then the ``[healer]`` section
+of ``$AIRFLOW_HOME/airflow.cfg``, then the defaults below (the same ones ``get_provider_info()``
+declares to Airflow). Reading them needs no Airflow import, so callbacks, the CLI and the UI all
+see the same settings at no cost.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_healer.exceptions import ConfigurationError
+
+MODES = ("observe", "recommend", "act")
+
+
+def airflow_home() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+
+
+@dataclass(frozen=True)
+class HealerConfig:
+    """Settings of the healer; every field is a ``[healer]`` option of the same name.
+
+    :param store_url: where incidents live; ``sqlite:///path`` (default ``$AIRFLOW_HOME/healer.db``).
+    :param mode: ``observe`` records only, ``recommend`` proposes, ``act`` runs safe strategies.
+    :param airflow_api_conn_id: Airflow connection with the REST API's address and credentials.
+    :param pubsub_topic: ``projects/P/topics/T`` to publish incidents to (empty: don't publish).
+    :param model_path: a classifier model file to use instead of the store's active model.
+    :param max_attempts: how many times the healer retries one task in one run before giving up.
+    :param min_confidence: below this the classification is ``unknown`` and the healer escalates.
+    :param retry_backoff_seconds: first retry delay; doubles with each attempt.
+    :param retry_backoff_max_seconds: cap of the retry delay.
+    :param poll_interval_seconds: how often the healer task looks at the run's task instances.
+    :param callback_timeout_seconds: most time a failure callback spends writing an incident.
+    :param spool_dir: where incidents wait when the store cannot be written.
+    """
+
+    store_url: str = ""
+    mode: str = "act"
+    airflow_api_conn_id: str = "healer_api"
+    pubsub_topic: str = ""
+    model_path: str = ""
+    max_attempts: int = 3
+    min_confidence: float = 0.35
+    retry_backoff_seconds: float = 5.0
+    retry_backoff_max_seconds: float = 300.0
+    poll_interval_seconds: float = 3.0
+    callback_timeout_seconds: float = 5.0
+    spool_dir: str = ""
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigurationError(f"[healer] mode is {self.mode!r}; use one of {', '.join(MODES)}.")
+        if self.max_attempts < 0:
+            raise ConfigurationError("[healer] max_attempts must be 0 or more.")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ConfigurationError("[healer] min_confidence must be between 0 and 1.")
+        home = airflow_home()
+        if not self.store_url:
+            object.__setattr__(self, "store_url", f"sqlite:///{home / 'healer.db'}")
+        if not self.spool_dir:
+            object.__setattr__(self, "spool_dir", str(home / "healer_spool"))
+
+    def replace(self, **changes: Any) -> HealerConfig:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def load(cls, environ: dict[str, str] | None = None) -> HealerConfig:
+        """Read the settings from the environment and ``airflow.cfg`` (see the module docstring)."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, str] = {}
+        cfg_path = Path(environ.get("AIRFLOW_CONFIG") or airflow_home() / "airflow.cfg")
+        if cfg_path.is_file():
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read(cfg_path, encoding="utf-8")
+            except (configparser.Error, UnicodeDecodeError) as exc:
+                raise ConfigurationError(f"Cannot read {cfg_path}: {exc}") from exc
+            if parser.has_section("healer"):
+                values.update(parser.items("healer"))
+        prefix = "AIRFLOW__HEALER__"
+        values.update({k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)})
+
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, str] = {}
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "extra"}
+        for key, raw in values.items():
+            f = fields.get(key)
+            if f is None:
+                extra[key] = raw
+                continue
+            kind = type(f.default)
+            try:
+                kwargs[key] = kind(raw.strip()) if kind in (int, float) else raw.strip()
+            except ValueError as exc:
+                raise ConfigurationError(f"[healer] {key} = {raw!r} is not a valid {kind.__name__}.") from exc
+        return cls(**kwargs, extra=extra)

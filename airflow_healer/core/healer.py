@@ -1,0 +1,63 @@
+"""The Healer: one object that records, classifies and decides, over an injected store."""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+
+from airflow_healer.core.capture import Spool, record_failure
+from airflow_healer.core.classify import Classifier, get_classifier
+from airflow_healer.core.config import HealerConfig
+from airflow_healer.core.remediate.engine import Decision, decide
+from airflow_healer.core.store import Store, open_store
+from airflow_healer.core.types import Classification, Failure, Incident
+
+log = logging.getLogger(__name__)
+
+
+class Healer:
+    """Capture, classify and decide; acting is left to the edge that can reach Airflow or GCP.
+
+    :param config: the ``[healer]`` settings; read from the environment and airflow.cfg when omitted.
+    :param store: where incidents live; the store ``config.store_url`` names when omitted.
+    :param classifier: the error classifier; the best available one when omitted.
+    """
+
+    def __init__(
+        self,
+        config: HealerConfig | None = None,
+        *,
+        store: Store | None = None,
+        classifier: Classifier | None = None,
+    ):
+        self.config = config or HealerConfig.load()
+        self._store = store
+        self._classifier = classifier
+
+    @cached_property
+    def store(self) -> Store:
+        return self._store or open_store(self.config.store_url)
+
+    @cached_property
+    def classifier(self) -> Classifier:
+        return self._classifier or get_classifier(self.config)
+
+    def record(self, failure: Failure) -> str | None:
+        """Store ``failure`` (or spool it); bounded in time, never raises."""
+        return record_failure(failure, self.config, self._store)
+
+    def replay_spool(self) -> int:
+        return Spool(self.config.spool_dir).replay(self.store)
+
+    def classify(self, incident: Incident) -> Classification:
+        classification = self.classifier.classify(
+            incident.message, exception_type=incident.exception_type, operator=incident.operator
+        )
+        self.store.set_classification(incident.id, classification)
+        log.info("Classified %s.%s as %s (%.2f)", incident.dag_id, incident.task_id,
+                 classification.error_type, classification.confidence)
+        return classification
+
+    def decide(self, incident: Incident, classification: Classification) -> Decision:
+        attempts = sum(1 for a in incident.actions if a.strategy != "observe" and a.outcome.value != "skipped")
+        return decide(classification, attempts, self.config)

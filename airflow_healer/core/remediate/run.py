@@ -1,0 +1,250 @@
+"""Heal one DAG run from inside it: watch its task instances, decide, clear, record outcomes.
+
+This is the loop behind the ``healer`` task that :func:`airflow_healer.self_healing` adds to a DAG.
+It talks to Airflow through the small :class:`AirflowApi` port (the REST API hook implements it),
+so it runs and is tested without Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from airflow_healer.core.capture import make_failure
+from airflow_healer.core.healer import Healer
+from airflow_healer.core.remediate.engine import Verdict
+from airflow_healer.core.types import Action, Incident, IncidentStatus, Outcome
+from airflow_healer.exceptions import AirflowApiError
+
+log = logging.getLogger(__name__)
+
+TERMINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
+FAILED = {"failed"}
+HEALTHY = {"success", "skipped"}
+
+TaskKey = tuple[str, int]  # (task_id, map_index)
+
+
+class AirflowApi(Protocol):
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of the run: dicts with task_id, map_index, state, try_number."""
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[Any], *, note: str = "") -> list[dict[str, Any]]:
+        """Clear (for real, not a dry run) the failed ones of ``task_ids`` in the same run."""
+
+
+@dataclass
+class _Pending:
+    incident_id: str
+    action_id: int
+    cleared_try: int
+
+
+@dataclass
+class RunReport:
+    healed: list[str] = field(default_factory=list)
+    unhealed: list[str] = field(default_factory=list)  # "task: reason"
+
+    @property
+    def ok(self) -> bool:
+        return not self.unhealed
+
+
+class RunHealer:
+    """Heal the failed task instances of one DAG run until every other task has finished.
+
+    :param healer: records, classifies and decides.
+    :param api: the Airflow REST API (see :class:`AirflowApi`).
+    :param dag_id: the run's DAG.
+    :param run_id: the run to heal; the healer never touches another run.
+    :param own_task_ids: the healer's own tasks, which it neither waits for nor clears.
+    :param downstream: task_id -> ids of its downstream tasks, cleared along with it.
+    :param capture_grace_seconds: how long to wait for a failure callback's record before
+        recording the failure from what the API says.
+    """
+
+    def __init__(
+        self,
+        healer: Healer,
+        api: AirflowApi,
+        *,
+        dag_id: str,
+        run_id: str,
+        own_task_ids: Iterable[str],
+        downstream: Callable[[str], Iterable[str]] = lambda task_id: (),
+        capture_grace_seconds: float = 15.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.healer = healer
+        self.api = api
+        self.dag_id = dag_id
+        self.run_id = run_id
+        self.own = set(own_task_ids)
+        self.downstream = downstream
+        self.grace = capture_grace_seconds
+        self.sleep = sleep
+        self.clock = clock
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{dag_id}:{run_id}"
+        self._pending: dict[TaskKey, _Pending] = {}
+        self._due: dict[TaskKey, tuple[float, str, int]] = {}  # key -> (when, incident_id, attempt)
+        self._settled: dict[TaskKey, tuple[int, str]] = {}  # key -> (try_number, reason)
+        self._first_seen: dict[tuple[TaskKey, int], float] = {}
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self) -> RunReport:
+        try:
+            replayed = self.healer.replay_spool()
+            if replayed:
+                log.info("Wrote %d spooled failure(s) to the store first", replayed)
+        except Exception as exc:  # noqa: BLE001 - the spool waits for the next healer
+            log.warning("Could not replay the failure spool: %s", exc)
+        report = RunReport()
+        while True:
+            tis = [ti for ti in self.api.task_instances(self.dag_id, self.run_id) if ti["task_id"] not in self.own]
+            by_key = {(ti["task_id"], ti.get("map_index", -1)): ti for ti in tis}
+            self._check_pending(by_key, report)
+            for key, ti in by_key.items():
+                if ti["state"] in FAILED and key not in self._pending and key not in self._due:
+                    self._handle_failure(key, ti)
+            self._clear_due()
+            unfinished = [k for k, ti in by_key.items() if ti["state"] not in TERMINAL]
+            if not unfinished and not self._pending and not self._due:
+                break
+            self.sleep(self.healer.config.poll_interval_seconds)
+        for key, ti in sorted(by_key.items()):
+            name = _name(key)
+            if ti["state"] in HEALTHY:
+                continue
+            reason = self._settled.get(key, (0, f"ended {ti['state']}"))[1]
+            report.unhealed.append(f"{name}: {reason}")
+        return report
+
+    # -- steps --------------------------------------------------------------------------
+
+    def _check_pending(self, by_key: dict[TaskKey, dict[str, Any]], report: RunReport) -> None:
+        for key, pending in list(self._pending.items()):
+            ti = by_key.get(key)
+            if ti is None:
+                self._finish(key, pending, Outcome.FAILED, "the task instance disappeared from the run",
+                             IncidentStatus.NOT_RECOVERED)
+            elif ti["state"] in HEALTHY:
+                self._finish(key, pending, Outcome.SUCCESS, f"try {ti['try_number']} {ti['state']}",
+                             IncidentStatus.RECOVERED)
+                report.healed.append(_name(key))
+            elif ti["state"] in FAILED and ti["try_number"] > pending.cleared_try:
+                # Failed again: record the outcome, then treat it as a new failure of the same incident.
+                self._finish(key, pending, Outcome.FAILED, f"try {ti['try_number']} failed again", None)
+            elif ti["state"] in TERMINAL and ti["state"] not in FAILED:
+                self._finish(key, pending, Outcome.FAILED, f"try {ti['try_number']} ended {ti['state']}",
+                             IncidentStatus.NOT_RECOVERED)
+
+    def _finish(self, key: TaskKey, pending: _Pending, outcome: Outcome, detail: str,
+                status: IncidentStatus | None) -> None:
+        store = self.healer.store
+        store.finish_action(pending.action_id, outcome, detail)
+        if status is not None:
+            store.set_status(pending.incident_id, status, detail if status is not IncidentStatus.RECOVERED else "")
+            store.release(pending.incident_id, self.owner)
+            self._settled[key] = (pending.cleared_try, detail)
+        del self._pending[key]
+        log.info("%s: retry outcome %s (%s)", _name(key), outcome, detail)
+
+    def _incident_for(self, key: TaskKey, ti: dict[str, Any]) -> Incident | None:
+        """The incident of this failed try, once the failure callback has recorded it.
+
+        Returns None while waiting for the callback; after the grace period the failure is
+        recorded from the API's view (a killed task runs no callback).
+        """
+        store = self.healer.store
+        task_id, map_index = key
+        incident = store.find_incident(self.dag_id, self.run_id, task_id, map_index)
+        try_number = int(ti.get("try_number") or 1)
+        if incident and any(f.try_number == try_number for f in incident.failures):
+            return incident
+        first = self._first_seen.setdefault((key, try_number), self.clock())
+        if self.clock() - first < self.grace:
+            return None
+        log.warning("%s try %d failed but no failure callback recorded it; recording it from the API",
+                    _name(key), try_number)
+        failure = make_failure(
+            dag_id=self.dag_id, task_id=task_id, run_id=self.run_id, map_index=map_index, try_number=try_number,
+            operator=ti.get("operator"), message=f"Task failed with no captured error (state {ti['state']}); "
+            "see the task log. The task may have been killed (OOM, heartbeat timeout) before its callback ran.",
+            hostname=ti.get("hostname"), source="healer",
+        )
+        store.record_failure(failure)
+        return store.find_incident(self.dag_id, self.run_id, task_id, map_index)
+
+    def _handle_failure(self, key: TaskKey, ti: dict[str, Any]) -> None:
+        try_number = int(ti.get("try_number") or 1)
+        if key in self._settled and self._settled[key][0] >= try_number:
+            return
+        incident = self._incident_for(key, ti)
+        if incident is None:
+            return
+        store = self.healer.store
+        if not store.claim(incident.id, self.owner):
+            self._settled[key] = (try_number, "another healer holds this incident")
+            log.info("%s is being healed by another healer; leaving it alone", _name(key))
+            return
+        classification = self.healer.classify(incident)
+        decision = self.healer.decide(incident, classification)
+        log.info("%s: %s (%s)", _name(key), decision.verdict, decision.reason)
+        if decision.verdict is Verdict.ACT:
+            store.set_status(incident.id, IncidentStatus.HEALING, decision.reason)
+            self._due[key] = (self.clock() + decision.delay, incident.id, decision.attempt)
+            if decision.delay:
+                log.info("%s: retrying in %.0fs", _name(key), decision.delay)
+            return
+        if decision.verdict is Verdict.PROPOSE:
+            assert decision.strategy is not None
+            store.add_action(incident.id, Action(decision.strategy.name, decision.attempt, Outcome.PROPOSED,
+                                                 decision.reason, risky=decision.strategy.risky))
+            status = IncidentStatus.ESCALATED
+        elif decision.verdict is Verdict.OBSERVE:
+            status = IncidentStatus.OPEN
+        elif decision.verdict is Verdict.ESCALATE:
+            status = IncidentStatus.ESCALATED
+        else:
+            status = IncidentStatus.NOT_RECOVERED
+        store.set_status(incident.id, status, decision.reason)
+        store.release(incident.id, self.owner)
+        self._settled[key] = (try_number, decision.reason)
+
+    def _clear_due(self) -> None:
+        now = self.clock()
+        for key, (when, incident_id, attempt) in list(self._due.items()):
+            if when > now:
+                continue
+            del self._due[key]
+            task_id, map_index = key
+            target: Any = task_id if map_index < 0 else [task_id, map_index]
+            others = sorted(set(self.downstream(task_id)) - self.own - {task_id})
+            incident = self.healer.store.get_incident(incident_id)
+            tries = incident.last_try_number if incident else 0
+            note = f"airflow_healer: retry {attempt} of {task_id} ({incident.error_type if incident else '?'})"
+            store = self.healer.store
+            try:
+                cleared = self.api.clear(self.dag_id, self.run_id, [target, *others], note=note)
+            except AirflowApiError as exc:
+                store.add_action(incident_id, Action("retry", attempt, Outcome.FAILED, f"clear failed: {exc}"))
+                store.set_status(incident_id, IncidentStatus.NOT_RECOVERED, f"could not clear the task: {exc}")
+                store.release(incident_id, self.owner)
+                self._settled[key] = (tries, f"could not clear the task: {exc}")
+                continue
+            detail = f"cleared {len(cleared)} task instance(s) after try {tries}"
+            action_id = store.add_action(incident_id, Action("retry", attempt, Outcome.PENDING, detail))
+            self._pending[key] = _Pending(incident_id, action_id, tries)
+            log.info("%s: %s", _name(key), detail)
+
+
+def _name(key: TaskKey) -> str:
+    task_id, map_index = key
+    return task_id if map_index < 0 else f"{task_id}[{map_index}]"

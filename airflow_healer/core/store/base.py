@@ -1,0 +1,60 @@
+"""The Store port: a handful of methods over the core's dataclasses.
+
+Adapters (SQLite here; PostgreSQL and BigQuery beside it) keep incidents, their failures and
+actions, and an append-only ledger of every change. Model and index files are kept as bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any, Protocol, runtime_checkable
+
+from airflow_healer.core.types import Action, Classification, Failure, Incident, IncidentStatus, Outcome
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@runtime_checkable
+class Store(Protocol):
+    def record_failure(self, failure: Failure) -> str:
+        """Record one failed try; returns the incident's id.
+
+        Idempotent: the same (dag_id, run_id, task_id, map_index, try_number) recorded twice (a
+        callback firing twice, a callback and the watchdog) keeps one failure row.
+        """
+
+    def get_incident(self, incident_id: str) -> Incident | None: ...
+
+    def find_incident(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Incident | None: ...
+
+    def list_incidents(
+        self, *, dag_id: str | None = None, run_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Incident]: ...
+
+    def set_classification(self, incident_id: str, classification: Classification) -> None: ...
+
+    def set_status(self, incident_id: str, status: IncidentStatus, reason: str = "") -> None: ...
+
+    def add_action(self, incident_id: str, action: Action) -> int: ...
+
+    def finish_action(self, action_id: int, outcome: Outcome, detail: str = "") -> None: ...
+
+    def claim(self, incident_id: str, owner: str, lease_seconds: float = 600.0) -> bool:
+        """Take the incident for ``owner`` unless another owner holds an unexpired lease."""
+
+    def release(self, incident_id: str, owner: str) -> None: ...
+
+    def ledger(self, incident_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]: ...
+
+    def put_blob(self, name: str, data: bytes, meta: dict[str, Any] | None = None) -> None: ...
+
+    def get_blob(self, name: str) -> bytes | None: ...
+
+    def list_blobs(self, prefix: str = "") -> list[dict[str, Any]]: ...
+
+
+def failures_of(incidents: Iterable[Incident]) -> list[Failure]:
+    return [f for incident in incidents for f in incident.failures]

@@ -1,0 +1,378 @@
+"""The embedded default store: one SQLite file, safe for many task processes at once.
+
+Each call opens its own short connection (WAL journal, a busy timeout, ``BEGIN IMMEDIATE`` for
+writes), so callbacks in separate processes and threads never share a handle and never see
+"database is locked" within the timeout. The ledger is append-only: triggers refuse UPDATE and
+DELETE on it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow_healer.core.store.base import utcnow
+from airflow_healer.core.types import (
+    Action,
+    Classification,
+    ErrorType,
+    Failure,
+    Incident,
+    IncidentStatus,
+    Outcome,
+)
+from airflow_healer.exceptions import StoreError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    dag_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    map_index INTEGER NOT NULL DEFAULT -1,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_try_number INTEGER NOT NULL,
+    operator TEXT,
+    exception_type TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    traceback TEXT NOT NULL DEFAULT '',
+    fingerprint TEXT NOT NULL DEFAULT '',
+    hostname TEXT,
+    error_type TEXT,
+    confidence REAL,
+    classifier TEXT,
+    evidence TEXT NOT NULL DEFAULT '[]',
+    reason TEXT NOT NULL DEFAULT '',
+    claimed_by TEXT,
+    claimed_until TEXT,
+    UNIQUE (dag_id, run_id, task_id, map_index)
+);
+CREATE INDEX IF NOT EXISTS incidents_created ON incidents (created_at);
+CREATE INDEX IF NOT EXISTS incidents_fingerprint ON incidents (fingerprint);
+CREATE TABLE IF NOT EXISTS failures (
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    try_number INTEGER NOT NULL,
+    operator TEXT,
+    exception_type TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    traceback TEXT NOT NULL DEFAULT '',
+    fingerprint TEXT NOT NULL DEFAULT '',
+    hostname TEXT,
+    started_at TEXT,
+    failed_at TEXT,
+    captured_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (incident_id, try_number)
+);
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    strategy TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    risky INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    incident_id TEXT,
+    payload TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+CREATE TABLE IF NOT EXISTS blobs (
+    name TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}',
+    updated_at TEXT NOT NULL
+);
+"""
+
+
+class SQLiteStore:
+    """Incidents in a SQLite file.
+
+    :param path: the database file; its folder is created when missing.
+    :param timeout: seconds a write waits for another writer before giving up.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 10.0):
+        self.path = Path(path)
+        self.timeout = timeout
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    # -- connection handling -------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"Cannot open the healer store {self.path}: {exc}. "
+                                   "Check that the folder exists and is writable, or set [healer] store_url.") from exc
+        conn.row_factory = sqlite3.Row
+        if not self._ready:
+            self._init_schema(conn)
+        return conn
+
+    def _init_schema(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreUnavailable(f"Cannot prepare the healer store {self.path}: {exc}") from exc
+        self._ready = True
+
+    @contextmanager
+    def _tx(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        try:
+            if write:
+                conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            if write:
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            cls = StoreUnavailable if "locked" in str(exc) or "unable to open" in str(exc) else StoreError
+            raise cls(f"Healer store {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"Healer store {self.path}: {exc}") from exc
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _log(conn: sqlite3.Connection, kind: str, incident_id: str | None, payload: dict[str, Any]) -> None:
+        conn.execute(
+            "INSERT INTO ledger (at, kind, incident_id, payload) VALUES (?, ?, ?, ?)",
+            (utcnow(), kind, incident_id, json.dumps(payload, default=str, sort_keys=True)),
+        )
+
+    # -- incidents ---------------------------------------------------------------------
+
+    def record_failure(self, failure: Failure) -> str:
+        now = utcnow()
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT id, last_try_number FROM incidents WHERE dag_id=? AND run_id=? AND task_id=? AND map_index=?",
+                (failure.dag_id, failure.run_id, failure.task_id, failure.map_index),
+            ).fetchone()
+            if row is None:
+                incident_id = uuid.uuid4().hex
+                conn.execute(
+                    "INSERT INTO incidents (id, dag_id, run_id, task_id, map_index, status, created_at, updated_at,"
+                    " last_try_number, operator, exception_type, message, traceback, fingerprint, hostname)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (incident_id, failure.dag_id, failure.run_id, failure.task_id, failure.map_index,
+                     IncidentStatus.OPEN.value, now, now, failure.try_number, failure.operator,
+                     failure.exception_type, failure.message, failure.traceback, failure.fingerprint,
+                     failure.hostname),
+                )
+            else:
+                incident_id = row["id"]
+                if failure.try_number >= row["last_try_number"] and failure.message:
+                    conn.execute(
+                        "UPDATE incidents SET updated_at=?, last_try_number=?, operator=COALESCE(?, operator),"
+                        " exception_type=?, message=?, traceback=?, fingerprint=?, hostname=? WHERE id=?",
+                        (now, failure.try_number, failure.operator, failure.exception_type, failure.message,
+                         failure.traceback, failure.fingerprint, failure.hostname, incident_id),
+                    )
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO failures (incident_id, try_number, operator, exception_type, message,"
+                " traceback, fingerprint, hostname, started_at, failed_at, captured_at, source)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (incident_id, failure.try_number, failure.operator, failure.exception_type, failure.message,
+                 failure.traceback, failure.fingerprint, failure.hostname, failure.started_at, failure.failed_at,
+                 failure.captured_at or now, failure.source),
+            ).rowcount
+            if inserted:
+                self._log(conn, "failure", incident_id, {
+                    "task": f"{failure.dag_id}.{failure.task_id}", "run_id": failure.run_id,
+                    "map_index": failure.map_index, "try_number": failure.try_number, "source": failure.source,
+                    "fingerprint": failure.fingerprint,
+                })
+        return incident_id
+
+    def _incident(self, conn: sqlite3.Connection, row: sqlite3.Row) -> Incident:
+        failures = [
+            Failure(dag_id=row["dag_id"], task_id=row["task_id"], run_id=row["run_id"], map_index=row["map_index"],
+                    try_number=f["try_number"], operator=f["operator"], exception_type=f["exception_type"],
+                    message=f["message"], traceback=f["traceback"], fingerprint=f["fingerprint"],
+                    hostname=f["hostname"], started_at=f["started_at"], failed_at=f["failed_at"],
+                    captured_at=f["captured_at"], source=f["source"])
+            for f in conn.execute("SELECT * FROM failures WHERE incident_id=? ORDER BY try_number", (row["id"],))
+        ]
+        actions = [
+            Action(id=a["id"], incident_id=a["incident_id"], strategy=a["strategy"], attempt=a["attempt"],
+                   outcome=Outcome(a["outcome"]), detail=a["detail"], risky=bool(a["risky"]),
+                   started_at=a["started_at"], finished_at=a["finished_at"])
+            for a in conn.execute("SELECT * FROM actions WHERE incident_id=? ORDER BY id", (row["id"],))
+        ]
+        return Incident(
+            id=row["id"], dag_id=row["dag_id"], task_id=row["task_id"], run_id=row["run_id"],
+            map_index=row["map_index"], status=IncidentStatus(row["status"]), created_at=row["created_at"],
+            updated_at=row["updated_at"], last_try_number=row["last_try_number"], operator=row["operator"],
+            exception_type=row["exception_type"], message=row["message"], traceback=row["traceback"],
+            fingerprint=row["fingerprint"], hostname=row["hostname"],
+            error_type=ErrorType(row["error_type"]) if row["error_type"] else None,
+            confidence=row["confidence"], classifier=row["classifier"], evidence=json.loads(row["evidence"]),
+            reason=row["reason"], failures=failures, actions=actions,
+        )
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT * FROM incidents WHERE id=?", (incident_id,)).fetchone()
+            return self._incident(conn, row) if row else None
+
+    def find_incident(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Incident | None:
+        with self._tx(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM incidents WHERE dag_id=? AND run_id=? AND task_id=? AND map_index=?",
+                (dag_id, run_id, task_id, map_index),
+            ).fetchone()
+            return self._incident(conn, row) if row else None
+
+    def list_incidents(
+        self, *, dag_id: str | None = None, run_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Incident]:
+        clauses, params = [], []
+        for column, value in (("dag_id", dag_id), ("run_id", run_id), ("status", status)):
+            if value is not None:
+                clauses.append(f"{column}=?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._tx(write=False) as conn:
+            rows = conn.execute(
+                f"SELECT * FROM incidents {where} ORDER BY created_at DESC, id LIMIT ?", (*params, int(limit))
+            ).fetchall()
+            return [self._incident(conn, row) for row in rows]
+
+    def set_classification(self, incident_id: str, classification: Classification) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE incidents SET error_type=?, confidence=?, classifier=?, evidence=?, updated_at=? WHERE id=?",
+                (classification.error_type.value, classification.confidence, classification.classifier,
+                 json.dumps(classification.evidence), utcnow(), incident_id),
+            )
+            self._log(conn, "classified", incident_id, classification.as_dict())
+
+    def set_status(self, incident_id: str, status: IncidentStatus, reason: str = "") -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE incidents SET status=?, reason=?, updated_at=? WHERE id=?",
+                (status.value, reason, utcnow(), incident_id),
+            )
+            self._log(conn, "status", incident_id, {"status": status.value, "reason": reason})
+
+    def add_action(self, incident_id: str, action: Action) -> int:
+        with self._tx() as conn:
+            action_id = conn.execute(
+                "INSERT INTO actions (incident_id, strategy, attempt, outcome, detail, risky, started_at, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (incident_id, action.strategy, action.attempt, action.outcome.value, action.detail,
+                 int(action.risky), action.started_at or utcnow(), action.finished_at),
+            ).lastrowid
+            self._log(conn, "action", incident_id, {**asdict(action), "id": action_id, "outcome": action.outcome.value})
+        return int(action_id)
+
+    def finish_action(self, action_id: int, outcome: Outcome, detail: str = "") -> None:
+        with self._tx() as conn:
+            row = conn.execute("SELECT incident_id FROM actions WHERE id=?", (action_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"No action {action_id} in the healer store {self.path}.")
+            conn.execute(
+                "UPDATE actions SET outcome=?, detail=CASE WHEN ?='' THEN detail ELSE ? END, finished_at=? WHERE id=?",
+                (outcome.value, detail, detail, utcnow(), action_id),
+            )
+            self._log(conn, "outcome", row["incident_id"], {"action_id": action_id, "outcome": outcome.value,
+                                                             "detail": detail})
+
+    def claim(self, incident_id: str, owner: str, lease_seconds: float = 600.0) -> bool:
+        now = datetime.now(timezone.utc)
+        until = (now + timedelta(seconds=lease_seconds)).isoformat(timespec="milliseconds")
+        with self._tx() as conn:
+            taken = conn.execute(
+                "UPDATE incidents SET claimed_by=?, claimed_until=? WHERE id=?"
+                " AND (claimed_by IS NULL OR claimed_by=? OR claimed_until < ?)",
+                (owner, until, incident_id, owner, now.isoformat(timespec="milliseconds")),
+            ).rowcount
+            if taken:
+                self._log(conn, "claimed", incident_id, {"owner": owner, "until": until})
+        return bool(taken)
+
+    def release(self, incident_id: str, owner: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE incidents SET claimed_by=NULL, claimed_until=NULL WHERE id=? AND claimed_by=?",
+                (incident_id, owner),
+            )
+
+    def ledger(self, incident_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._tx(write=False) as conn:
+            if incident_id is None:
+                rows = conn.execute("SELECT * FROM ledger ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT * FROM ledger WHERE incident_id=? ORDER BY seq DESC LIMIT ?", (incident_id, limit)
+                ).fetchall()
+        return [{**dict(r), "payload": json.loads(r["payload"])} for r in reversed(rows)]
+
+    # -- bytes (models, indexes) -------------------------------------------------------------
+
+    def put_blob(self, name: str, data: bytes, meta: dict[str, Any] | None = None) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO blobs (name, data, meta, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET data=excluded.data, meta=excluded.meta, updated_at=excluded.updated_at",
+                (name, sqlite3.Binary(data), json.dumps(meta or {}, default=str), utcnow()),
+            )
+            self._log(conn, "blob", None, {"name": name, "bytes": len(data), "meta": meta or {}})
+
+    def get_blob(self, name: str) -> bytes | None:
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT data FROM blobs WHERE name=?", (name,)).fetchone()
+        return bytes(row["data"]) if row else None
+
+    def list_blobs(self, prefix: str = "") -> list[dict[str, Any]]:
+        with self._tx(write=False) as conn:
+            rows = conn.execute(
+                "SELECT name, length(data) AS size, meta, updated_at FROM blobs WHERE name LIKE ? ORDER BY name",
+                (prefix.replace("%", r"\%") + "%",),
+            ).fetchall()
+        return [{**dict(r), "meta": json.loads(r["meta"])} for r in rows]

@@ -1,0 +1,39 @@
+"""``self_healing(dag)``: the one line that makes a DAG heal itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_healer.notifications.callback import on_failure_callback
+
+
+def _with_callback(existing: Any) -> Any:
+    if existing is None:
+        return [on_failure_callback]
+    callbacks = list(existing) if isinstance(existing, (list, tuple)) else [existing]
+    if on_failure_callback not in callbacks:
+        callbacks.append(on_failure_callback)
+    return callbacks
+
+
+def self_healing(dag: Any, *, task_id: str = "healer", **operator_kwargs: Any) -> Any:
+    """Add the healer to ``dag`` and return it.
+
+    Every task gets the capture callback (kept beside any callback it already has), and a
+    ``healer`` task downstream of all of them starts as soon as one fails (``one_failed``). It
+    retries the retryable failures in the same run and fails when something stays broken, so
+    the run's final state tells the truth. Call it after the DAG's tasks are defined.
+
+    :param dag: the DAG.
+    :param task_id: the healer task's id.
+    :param operator_kwargs: passed to :class:`~airflow_healer.operators.heal.HealOperator`.
+    """
+    from airflow_healer.operators.heal import HealOperator
+
+    tasks = [t for t in dag.tasks if not isinstance(t, HealOperator)]
+    for task in tasks:
+        task.on_failure_callback = _with_callback(task.on_failure_callback)
+    healer = HealOperator(task_id=task_id, dag=dag, **operator_kwargs)
+    for task in tasks:
+        task >> healer
+    return dag

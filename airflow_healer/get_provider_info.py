@@ -1,0 +1,53 @@
+"""Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_healer import __version__
+
+
+def _option(description: str, type_: str, default: str, example: str | None = None) -> dict[str, Any]:
+    return {"description": description, "version_added": "0.1.0", "type": type_, "example": example,
+            "default": default}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-healer",
+        "name": "Airflow Healer",
+        "description": "Self-healing pipelines: capture, classify and remediate failed tasks in the same DAG run.",
+        "versions": [__version__],
+        "hook-class-names": [],
+        "connection-types": [
+            {"hook-class-name": "airflow_healer.hooks.airflow_api.AirflowApiHook", "connection-type": "http"},
+        ],
+        "plugins": [{"name": "airflow_healer", "plugin-class": "airflow_healer.plugin.HealerPlugin"}],
+        "config": {
+            "healer": {
+                "description": "Settings of airflow_healer (also AIRFLOW__HEALER__<KEY>).",
+                "options": {
+                    "store_url": _option("Where incidents are stored. Empty: sqlite under AIRFLOW_HOME.",
+                                         "string", "", "sqlite:////opt/airflow/healer.db"),
+                    "mode": _option("observe (record only), recommend (propose) or act (run safe strategies).",
+                                    "string", "act"),
+                    "airflow_api_conn_id": _option("Connection to Airflow's REST API used to clear tasks.",
+                                                   "string", "healer_api"),
+                    "pubsub_topic": _option("Pub/Sub topic incidents are published to. Empty: none.", "string", "",
+                                            "projects/my-project/topics/healer-incidents"),
+                    "model_path": _option("Classifier model file. Empty: the store's active or shipped model.",
+                                          "string", ""),
+                    "max_attempts": _option("Retries of one task in one run before the healer gives up.",
+                                            "integer", "3"),
+                    "min_confidence": _option("Below this confidence the error is 'unknown' and escalated.",
+                                              "float", "0.35"),
+                    "retry_backoff_seconds": _option("First retry delay; doubles each attempt.", "float", "5"),
+                    "retry_backoff_max_seconds": _option("Cap of the retry delay.", "float", "300"),
+                    "poll_interval_seconds": _option("How often the healer task polls its run.", "float", "3"),
+                    "callback_timeout_seconds": _option("Most time a failure callback may take.", "float", "5"),
+                    "spool_dir": _option("Where incidents wait when the store is down. Empty: AIRFLOW_HOME.",
+                                         "string", ""),
+                },
+            }
+        },
+    }

@@ -1,0 +1,177 @@
+"""A hook for Airflow's own public REST API (v2): the only way a task may change another task.
+
+Credentials come from an Airflow connection (``[healer] airflow_api_conn_id``, default
+``healer_api``): ``host`` (``http://host:port`` or a bare host with ``port``), ``login`` and
+``password``. When the connection does not exist, the hook talks to the local API server
+(``[api] base_url``) as ``admin`` with the password the simple auth manager generated, which is
+what ``airflow standalone`` uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from airflow.sdk import BaseHook
+
+from airflow_healer.exceptions import AirflowApiError, RunNotFound
+
+PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+
+
+class AirflowApiHook(BaseHook):
+    """Talk to Airflow's REST API v2 with a bearer token from ``POST /auth/token``.
+
+    :param airflow_api_conn_id: the connection with the API's address and credentials.
+    :param timeout: seconds for each HTTP request.
+    :param transport: an httpx transport to use instead of the network (tests, proxies).
+    """
+
+    conn_name_attr = "airflow_api_conn_id"
+    default_conn_name = "healer_api"
+    conn_type = "http"
+    hook_name = "Airflow REST API (healer)"
+
+    def __init__(
+        self,
+        airflow_api_conn_id: str = default_conn_name,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        super().__init__()
+        self.airflow_api_conn_id = airflow_api_conn_id
+        self.timeout = timeout
+        self.transport = transport
+        self._token: str | None = None
+
+    # -- connection ---------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> dict[str, str]:
+        """base_url, username and password, from the connection or the local defaults."""
+        try:
+            conn = self.get_connection(self.airflow_api_conn_id)
+        except Exception:  # noqa: BLE001 - AirflowNotFoundException, or no API to ask: use the local default
+            conn = None
+        if conn is not None and conn.host:
+            host = conn.host.rstrip("/")
+            if "://" not in host:
+                host = f"{conn.schema or 'http'}://{host}:{conn.port or 8080}"
+            elif conn.port and host.count(":") < 2:
+                host = f"{host}:{conn.port}"
+            return {"base_url": host, "username": conn.login or "admin",
+                    "password": conn.password or self._generated_password(conn.login or "admin")}
+        return {"base_url": _local_base_url(), "username": "admin", "password": self._generated_password("admin")}
+
+    @staticmethod
+    def _generated_password(username: str) -> str:
+        from airflow.configuration import conf
+
+        home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+        path = Path(conf.get("core", "simple_auth_manager_passwords_file", fallback="") or home / PASSWORDS_FILE)
+        try:
+            return json.loads(path.read_text())[username]
+        except (OSError, ValueError, KeyError) as exc:
+            raise AirflowApiError(
+                f"No password for {username!r}: create the Airflow connection 'healer_api' with the API's "
+                f"address, login and password (could not read {path}: {exc})."
+            ) from exc
+
+    def get_conn(self) -> httpx.Client:
+        return self.client
+
+    @cached_property
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.settings["base_url"], timeout=self.timeout, transport=self.transport)
+
+    def _authenticate(self) -> str:
+        response = self.client.post(
+            "/auth/token", json={"username": self.settings["username"], "password": self.settings["password"]}
+        )
+        if response.status_code >= 400:
+            raise AirflowApiError(
+                f"Airflow refused the healer's credentials ({response.status_code}) at "
+                f"{self.settings['base_url']}/auth/token: check the login and password of the "
+                f"'{self.airflow_api_conn_id}' connection.", response.status_code,
+            )
+        return response.json()["access_token"]
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send an authenticated request; re-authenticates once when the token expired."""
+        for attempt in (1, 2):
+            if self._token is None:
+                self._token = self._authenticate()
+            try:
+                response = self.client.request(
+                    method, path, headers={"Authorization": f"Bearer {self._token}"}, **kwargs
+                )
+            except httpx.HTTPError as exc:
+                raise AirflowApiError(f"Airflow's API at {self.settings['base_url']} did not answer: {exc}") from exc
+            if response.status_code == 401 and attempt == 1:
+                self._token = None
+                continue
+            if response.status_code == 404:
+                raise RunNotFound(f"{method} {path}: not found ({_detail(response)})", 404)
+            if response.status_code >= 400:
+                raise AirflowApiError(
+                    f"{method} {path} failed with {response.status_code}: {_detail(response)}", response.status_code
+                )
+            return response.json() if response.content else None
+        raise AssertionError("unreachable")
+
+    # -- the calls the healer makes (the AirflowApi port) ------------------------------------
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self.request("GET", path, params={"limit": 100, "offset": len(out)})
+            out.extend(page["task_instances"])
+            if len(out) >= page["total_entries"] or not page["task_instances"]:
+                return out
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[Any], *, note: str = "") -> list[dict[str, Any]]:
+        body = {
+            "dry_run": False,  # the API's default is a dry run
+            "dag_run_id": run_id,
+            "task_ids": task_ids,
+            "only_failed": True,
+            "include_upstream": False,
+            "include_downstream": False,
+            "reset_dag_runs": False,
+            # The healer runs downstream of what it clears: never clear a running task (itself).
+            "prevent_running_task": True,
+        }
+        if note:
+            body["note"] = note[:1000]
+        result = self.request("POST", f"/api/v2/dags/{quote(dag_id, safe='')}/clearTaskInstances", json=body)
+        return result.get("task_instances", [])
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}")
+
+
+def _local_base_url() -> str:
+    from airflow.configuration import conf
+
+    url = conf.get("api", "base_url", fallback="") or ""
+    if url.startswith("http"):
+        return url.rstrip("/")
+    host = conf.get("api", "host", fallback="localhost")
+    if host in ("0.0.0.0", "::", ""):
+        host = "localhost"
+    return f"http://{host}:{conf.get('api', 'port', fallback='8080')}"
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text
+    return str(detail)[:500]

@@ -1,0 +1,111 @@
+"""Capture a failed task: the one line a DAG author adds.
+
+::
+
+    from airflow_healer import on_failure_callback
+    PythonOperator(..., on_failure_callback=on_failure_callback)
+
+or ``on_failure_callback=HealerNotifier()`` to pass settings. The callback runs in the task's own
+process after the failure; it is bounded in time (``[healer] callback_timeout_seconds``), never
+raises, and spools the incident to a local file when the store cannot be written.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airflow.sdk import BaseNotifier
+
+from airflow_healer.core.capture import make_failure, record_failure
+from airflow_healer.core.config import HealerConfig
+from airflow_healer.core.types import Failure
+
+log = logging.getLogger(__name__)
+
+NO_EXCEPTION = (
+    "The task failed without a Python exception (killed from outside: heartbeat timeout, OOM, "
+    "or its state was set by the scheduler); see the task log."
+)
+
+
+def _airflow_redactor() -> Callable[[str], str] | None:
+    """Airflow's secrets masker, which knows the connection passwords and sensitive variables."""
+    try:
+        from airflow.sdk.log import redact
+    except ImportError:
+        try:
+            from airflow.sdk._shared.secrets_masker import redact
+        except ImportError:
+            return None
+    return lambda text: str(redact(text))
+
+
+def failure_from_context(context: Mapping[str, Any]) -> Failure:
+    """Build a redacted :class:`Failure` from an Airflow task context."""
+    ti = context["ti"]
+    task = context.get("task")
+    exception = context.get("exception")
+    message = None
+    if not isinstance(exception, BaseException):
+        # The DAG processor runs callbacks of killed tasks with a reason string, or nothing.
+        message = str(exception) if exception else context.get("reason") or NO_EXCEPTION
+        exception = None
+    started = getattr(ti, "start_date", None)
+    return make_failure(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+        map_index=int(getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None else -1),
+        try_number=int(getattr(ti, "try_number", 1) or 1),
+        operator=getattr(task, "task_type", None) or getattr(ti, "operator", None),
+        exception=exception,
+        message=message,
+        hostname=getattr(ti, "hostname", None) or socket.gethostname(),
+        started_at=started.isoformat() if started is not None else None,
+        source="callback",
+        redactor=_airflow_redactor(),
+    )
+
+
+def capture(context: Mapping[str, Any], config: HealerConfig | None = None) -> str | None:
+    """Record the failure in ``context``; returns the incident id (None if spooled or on error)."""
+    try:
+        config = config or HealerConfig.load()
+        failure = failure_from_context(context)
+        incident_id = record_failure(failure, config)
+        if incident_id:
+            log.info("airflow_healer recorded incident %s for %s.%s try %s",
+                     incident_id, failure.dag_id, failure.task_id, failure.try_number)
+        return incident_id
+    except Exception:  # noqa: BLE001 - a failure callback must never make things worse
+        log.exception("airflow_healer could not capture this failure; the task's own log has the error")
+        return None
+
+
+def on_failure_callback(context: Mapping[str, Any]) -> None:
+    """``on_failure_callback=`` for any task: records the failure for the healer."""
+    capture(context)
+
+
+class HealerNotifier(BaseNotifier):
+    """The failure callback as a notifier, for settings per DAG or task.
+
+    :param overrides: ``[healer]`` settings to use instead of the configured ones
+        (for example ``store_url=...`` or ``callback_timeout_seconds=2``).
+    """
+
+    def __init__(self, **overrides: Any):
+        super().__init__()
+        self.overrides = overrides
+
+    def notify(self, context: Mapping[str, Any]) -> None:
+        try:
+            config = HealerConfig.load().replace(**self.overrides) if self.overrides else None
+        except Exception:  # noqa: BLE001
+            log.exception("airflow_healer: invalid HealerNotifier settings %s; using the configured ones",
+                          self.overrides)
+            config = None
+        capture(context, config)
