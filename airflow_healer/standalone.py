@@ -53,10 +53,11 @@ class LocalAirflow:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.home / "standalone.log"
+        # An isolated Airflow: nothing of the caller's Airflow settings leaks in.
+        inherited = {k: v for k, v in os.environ.items()
+                     if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")) and k != "AIRFLOW_CONFIG"}
         self.env = {
-            **os.environ,
-            # standalone starts its components as `airflow ...` from PATH: use this interpreter's.
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            **inherited,
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(Path(dags_folder).resolve()),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -68,10 +69,11 @@ class LocalAirflow:
             "AIRFLOW__API__BASE_URL": self.base_url,
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
             **({"AIRFLOW__CORE__PLUGINS_FOLDER": str(Path(plugins_folder).resolve())} if plugins_folder else {}),
             **(env or {}),
         }
+        # standalone starts its components as `airflow ...` from PATH: put this interpreter's first.
+        self.env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), self.env.get("PATH", "")])
         self.process: subprocess.Popen[bytes] | None = None
         self._token: str | None = None
         self._client = httpx.Client(base_url=self.base_url, timeout=30)

@@ -20,8 +20,9 @@ from airflow_healer.exceptions import ConfigurationError
 MODES = ("observe", "recommend", "act")
 
 
-def airflow_home() -> Path:
-    return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+def airflow_home(environ: dict[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,12 @@ class HealerConfig:
     def load(cls, environ: dict[str, str] | None = None) -> HealerConfig:
         """Read the settings from the environment and ``airflow.cfg`` (see the module docstring)."""
         environ = dict(os.environ if environ is None else environ)
-        values: dict[str, str] = {}
-        cfg_path = Path(environ.get("AIRFLOW_CONFIG") or airflow_home() / "airflow.cfg")
+        home = airflow_home(environ)
+        values: dict[str, str] = {
+            "store_url": f"sqlite:///{home / 'healer.db'}",
+            "spool_dir": str(home / "healer_spool"),
+        }
+        cfg_path = Path(environ.get("AIRFLOW_CONFIG") or home / "airflow.cfg")
         if cfg_path.is_file():
             parser = configparser.ConfigParser(interpolation=None)
             try:
@@ -85,9 +90,9 @@ class HealerConfig:
             except (configparser.Error, UnicodeDecodeError) as exc:
                 raise ConfigurationError(f"Cannot read {cfg_path}: {exc}") from exc
             if parser.has_section("healer"):
-                values.update(parser.items("healer"))
+                values.update((k, v) for k, v in parser.items("healer") if v.strip())
         prefix = "AIRFLOW__HEALER__"
-        values.update({k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)})
+        values.update({k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix) and v.strip()})
 
         kwargs: dict[str, Any] = {}
         extra: dict[str, str] = {}

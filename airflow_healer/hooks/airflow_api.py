@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ class AirflowApiHook(BaseHook):
 
     :param airflow_api_conn_id: the connection with the API's address and credentials.
     :param timeout: seconds for each HTTP request.
+    :param max_tries: tries of a request that meets a server error or a dropped connection.
+    :param backoff: seconds before the second try; doubles after each.
     :param transport: an httpx transport to use instead of the network (tests, proxies).
     """
 
@@ -42,9 +45,13 @@ class AirflowApiHook(BaseHook):
         airflow_api_conn_id: str = default_conn_name,
         *,
         timeout: float = 30.0,
+        max_tries: int = 4,
+        backoff: float = 0.5,
         transport: httpx.BaseTransport | None = None,
     ):
         super().__init__()
+        self.max_tries = max_tries
+        self.backoff = backoff
         self.airflow_api_conn_id = airflow_api_conn_id
         self.timeout = timeout
         self.transport = transport
@@ -103,18 +110,34 @@ class AirflowApiHook(BaseHook):
         return response.json()["access_token"]
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Send an authenticated request; re-authenticates once when the token expired."""
-        for attempt in (1, 2):
+        """Send an authenticated request.
+
+        Re-authenticates once when the token expired, and retries server errors and dropped
+        connections a few times with backoff: on a SQLite or busy metadata database two
+        concurrent writes can fail with a 5xx that succeeds a moment later. Every call the
+        healer makes is safe to repeat (clearing only touches failed task instances).
+        """
+        reauthenticated = False
+        for attempt in range(1, self.max_tries + 1):
             if self._token is None:
                 self._token = self._authenticate()
             try:
                 response = self.client.request(
                     method, path, headers={"Authorization": f"Bearer {self._token}"}, **kwargs
                 )
-            except httpx.HTTPError as exc:
+            except httpx.TransportError as exc:
+                if attempt < self.max_tries:
+                    self.log.warning("%s %s: %s; trying again", method, path, exc)
+                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                    continue
                 raise AirflowApiError(f"Airflow's API at {self.settings['base_url']} did not answer: {exc}") from exc
-            if response.status_code == 401 and attempt == 1:
-                self._token = None
+            if response.status_code == 401 and not reauthenticated:
+                self._token, reauthenticated = None, True
+                continue
+            if response.status_code >= 500 and attempt < self.max_tries:
+                self.log.warning("%s %s answered %s (%s); trying again", method, path, response.status_code,
+                                 _detail(response))
+                time.sleep(self.backoff * 2 ** (attempt - 1))
                 continue
             if response.status_code == 404:
                 raise RunNotFound(f"{method} {path}: not found ({_detail(response)})", 404)
@@ -123,7 +146,7 @@ class AirflowApiHook(BaseHook):
                     f"{method} {path} failed with {response.status_code}: {_detail(response)}", response.status_code
                 )
             return response.json() if response.content else None
-        raise AssertionError("unreachable")
+        raise AirflowApiError(f"{method} {path}: still failing after {self.max_tries} tries")
 
     # -- the calls the healer makes (the AirflowApi port) ------------------------------------
 

@@ -14,7 +14,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -301,12 +301,13 @@ class SQLiteStore:
             self._log(conn, "status", incident_id, {"status": status.value, "reason": reason})
 
     def add_action(self, incident_id: str, action: Action) -> int:
+        action = replace(action, incident_id=incident_id, started_at=action.started_at or utcnow())
         with self._tx() as conn:
             action_id = conn.execute(
                 "INSERT INTO actions (incident_id, strategy, attempt, outcome, detail, risky, started_at, finished_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (incident_id, action.strategy, action.attempt, action.outcome.value, action.detail,
-                 int(action.risky), action.started_at or utcnow(), action.finished_at),
+                 int(action.risky), action.started_at, action.finished_at),
             ).lastrowid
             self._log(conn, "action", incident_id, {**asdict(action), "id": action_id, "outcome": action.outcome.value})
         return int(action_id)

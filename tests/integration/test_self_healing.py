@@ -1,0 +1,66 @@
+"""End to end on a real Airflow: a failing task heals in the same DAG run, or the run tells the truth."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import MAX_ATTEMPTS
+
+pytestmark = pytest.mark.integration
+
+
+def incidents(airflow, dag_id):
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow-healer"), "incidents", "list", "--format", "json",
+         "--dag-id", dag_id],
+        capture_output=True, text=True, check=True, env={**airflow.env},
+    ).stdout
+    return json.loads(out)
+
+
+def test_the_same_run_ends_success_after_the_healer_retried(airflow, runs):
+    run_id, state = runs["example_self_healing"]
+    assert state == "success"
+    tries = airflow.task_tries("example_self_healing", run_id, "extract_orders")
+    assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")]
+    load = airflow.task_tries("example_self_healing", run_id, "load_orders")
+    assert load[-1]["state"] == "success"
+
+    [incident] = incidents(airflow, "example_self_healing")
+    assert (incident["run_id"], incident["task_id"]) == (run_id, "extract_orders")
+    assert incident["error_type"] == "network_timeout"
+    assert incident["status"] == "recovered"
+    assert [(a["strategy"], a["outcome"]) for a in incident["actions"]] == [("retry", "success")]
+    assert incident["failures"][0]["exception_type"] == "TimeoutError"
+    assert incident["failures"][0]["operator"] == "_PythonDecoratedOperator"
+    assert incident["failures"][0]["source"] == "callback"
+
+
+def test_a_task_that_always_fails_leaves_the_run_failed(airflow, runs):
+    run_id, state = runs["example_always_failing"]
+    assert state == "failed"
+    tries = airflow.task_tries("example_always_failing", run_id, "call_partner_api")
+    assert [t["state"] for t in tries] == ["failed"] * (MAX_ATTEMPTS + 1)
+    healer = airflow.task_tries("example_always_failing", run_id, "healer")
+    assert healer[-1]["state"] == "failed"
+
+    [incident] = incidents(airflow, "example_always_failing")
+    assert incident["status"] == "not_recovered"
+    assert f"max_attempts={MAX_ATTEMPTS}" in incident["reason"]
+    assert [a["outcome"] for a in incident["actions"]] == ["failed"] * MAX_ATTEMPTS
+    assert [f["try_number"] for f in incident["failures"]] == list(range(1, MAX_ATTEMPTS + 2))
+
+
+def test_the_healer_api_needs_airflow_login(airflow, runs):
+    anonymous = httpx.get(f"{airflow.base_url}/healer/api/incidents")
+    assert anonymous.status_code in (401, 403)
+    body = airflow.api("GET", "/healer/api/incidents")
+    assert {i["dag_id"] for i in body["incidents"]} >= {"example_self_healing", "example_always_failing"}
+    one = body["incidents"][0]
+    assert airflow.api("GET", f"/healer/api/incidents/{one['id']}")["id"] == one["id"]

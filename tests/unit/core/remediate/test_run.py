@@ -1,0 +1,163 @@
+"""The same-run healing loop against an in-memory DAG run that behaves like Airflow's."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+
+from airflow_healer.core.capture import make_failure
+from airflow_healer.core.healer import Healer
+from airflow_healer.core.remediate.run import RunHealer
+from airflow_healer.core.types import IncidentStatus, Outcome
+from airflow_healer.exceptions import AirflowApiError
+
+TIMEOUT = "Read timed out. (read timeout=30)"
+
+
+class FakeRun:
+    """Tasks run when polled: each try takes the next outcome from its script; failures are captured
+    by a 'callback' that writes to the store, as on_failure_callback does."""
+
+    def __init__(self, store, scripts: dict[str, list[str]], edges: dict[str, list[str]], capture=True):
+        self.store = store
+        self.scripts = {t: deque(s) for t, s in scripts.items()}
+        self.edges = edges
+        self.capture = capture
+        self.tis = {t: {"task_id": t, "map_index": -1, "state": None, "try_number": 1} for t in scripts}
+        self.cleared: list[list] = []
+        self.fail_clear = False
+
+    def upstream(self, task_id):
+        return [u for u, downs in self.edges.items() if task_id in downs]
+
+    def _step(self):
+        for task_id, ti in self.tis.items():
+            if ti["state"] is not None:
+                continue
+            ups = [self.tis[u]["state"] for u in self.upstream(task_id)]
+            if any(s in ("failed", "upstream_failed") for s in ups):
+                ti["state"] = "upstream_failed"
+            elif all(s == "success" for s in ups):
+                outcome = self.scripts[task_id].popleft() if self.scripts[task_id] else "success"
+                ti["state"] = outcome
+                if outcome == "failed" and self.capture:
+                    self.store.record_failure(make_failure(
+                        dag_id="etl", task_id=task_id, run_id="run", try_number=ti["try_number"], message=TIMEOUT))
+
+    def task_instances(self, dag_id, run_id):
+        self._step()
+        return [dict(ti) for ti in self.tis.values()]
+
+    def clear(self, dag_id, run_id, task_ids, *, note=""):
+        if self.fail_clear:
+            raise AirflowApiError("POST clearTaskInstances failed with 403: forbidden", 403)
+        self.cleared.append(task_ids)
+        out = []
+        for t in task_ids:
+            ti = self.tis[t]
+            if ti["state"] in ("failed", "upstream_failed"):
+                ti["state"] = None
+                ti["try_number"] += 1
+                out.append(ti)
+        return out
+
+    def downstream(self, task_id):
+        seen, todo = set(), list(self.edges.get(task_id, []))
+        while todo:
+            t = todo.pop()
+            if t not in seen:
+                seen.add(t)
+                todo.extend(self.edges.get(t, []))
+        return seen
+
+
+def heal(run, config, **kwargs):
+    healer = Healer(config, store=run.store)
+    return RunHealer(healer, run, dag_id="etl", run_id="run", own_task_ids={"healer"},
+                     downstream=run.downstream, sleep=lambda s: None, **kwargs).run()
+
+
+def test_a_transient_failure_is_retried_in_the_same_run(config, store):
+    run = FakeRun(store, {"extract": ["failed", "success"], "load": []}, {"extract": ["load"]})
+    report = heal(run, config)
+    assert report.ok and report.healed == ["extract"]
+    assert run.cleared == [["extract", "load"]]  # the task and its upstream_failed downstream
+    assert {t: ti["state"] for t, ti in run.tis.items()} == {"extract": "success", "load": "success"}
+    incident = store.list_incidents()[0]
+    assert (incident.error_type.value, incident.status) == ("network_timeout", IncidentStatus.RECOVERED)
+    assert [(a.strategy, a.attempt, a.outcome) for a in incident.actions] == [("retry", 1, Outcome.SUCCESS)]
+
+
+def test_a_task_that_keeps_failing_is_given_up_after_max_attempts(config, store):
+    run = FakeRun(store, {"extract": ["failed"] * 5, "load": []}, {"extract": ["load"]})
+    report = heal(run, config.replace(max_attempts=2))
+    assert not report.ok
+    assert report.unhealed[0].startswith("extract: network_timeout: still failing after 2 retry")
+    incident = store.list_incidents()[0]
+    assert incident.status is IncidentStatus.NOT_RECOVERED
+    assert [(a.attempt, a.outcome) for a in incident.actions] == [(1, Outcome.FAILED), (2, Outcome.FAILED)]
+    assert [f.try_number for f in incident.failures] == [1, 2, 3]
+
+
+def test_no_strategy_means_escalation_and_an_unhealed_run(config, store):
+    run = FakeRun(store, {"extract": ["failed"]}, {})
+    run.store.record_failure(make_failure(dag_id="etl", task_id="extract", run_id="run", try_number=1,
+                                          message="PermissionError: [Errno 13] Permission denied: '/data/in.csv'"))
+    run.capture = False
+    report = heal(run, config)
+    assert not report.ok and run.cleared == []
+    incident = store.list_incidents()[0]
+    assert incident.status is IncidentStatus.ESCALATED
+    assert [(a.strategy, a.outcome) for a in incident.actions] == [("grant_permission", Outcome.PROPOSED)]
+
+
+def test_observe_mode_records_without_acting(config, store):
+    run = FakeRun(store, {"extract": ["failed", "success"]}, {})
+    report = heal(run, config.replace(mode="observe"))
+    assert not report.ok and run.cleared == []
+    assert store.list_incidents()[0].error_type.value == "network_timeout"
+
+
+def test_a_failure_no_callback_captured_is_recorded_from_the_api(config, store):
+    run = FakeRun(store, {"extract": ["failed"]}, {}, capture=False)
+    report = heal(run, config, capture_grace_seconds=0)
+    assert not report.ok
+    incident = store.list_incidents()[0]
+    assert incident.failures[0].source == "healer"
+    assert incident.status is IncidentStatus.ESCALATED  # no error text: unknown, a person looks
+
+
+def test_an_incident_another_healer_holds_is_left_alone(config, store):
+    run = FakeRun(store, {"extract": ["failed", "success"]}, {})
+    run._step()
+    incident_id = store.list_incidents()[0].id
+    assert store.claim(incident_id, "the-other-healer")
+    report = heal(run, config)
+    assert run.cleared == [] and not report.ok
+    assert "another healer" in report.unhealed[0]
+
+
+def test_a_refused_clear_is_recorded_and_the_run_stays_failed(config, store):
+    run = FakeRun(store, {"extract": ["failed", "success"]}, {})
+    run.fail_clear = True
+    report = heal(run, config)
+    assert not report.ok and "could not clear" in report.unhealed[0]
+    incident = store.list_incidents()[0]
+    assert incident.status is IncidentStatus.NOT_RECOVERED
+    assert incident.actions[0].outcome is Outcome.FAILED
+
+
+def test_spooled_failures_are_written_before_healing(config, store):
+    from airflow_healer.core.capture import Spool
+
+    Spool(config.spool_dir).append(make_failure(dag_id="old", task_id="t", run_id="r", message="x"))
+    run = FakeRun(store, {"extract": []}, {})
+    assert heal(run, config).ok
+    assert [i.dag_id for i in store.list_incidents()] == ["old"]
+
+
+@pytest.mark.parametrize("healthy", ["success", "skipped"])
+def test_a_healthy_run_needs_nothing(config, store, healthy):
+    run = FakeRun(store, {"a": [healthy]}, {})
+    assert heal(run, config).ok and store.list_incidents() == []

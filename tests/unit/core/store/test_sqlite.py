@@ -1,0 +1,126 @@
+import multiprocessing
+import sqlite3
+
+import pytest
+
+from airflow_healer.core.capture import make_failure
+from airflow_healer.core.store import open_store
+from airflow_healer.core.store.sqlite import SQLiteStore
+from airflow_healer.core.types import Action, Classification, ErrorType, IncidentStatus, Outcome
+from airflow_healer.exceptions import ConfigurationError, StoreError
+
+
+def failure(task_id="extract", try_number=1, run_id="run_1", message="Read timed out"):
+    return make_failure(dag_id="etl", task_id=task_id, run_id=run_id, try_number=try_number,
+                        message=message, operator="PythonOperator")
+
+
+def test_tries_of_one_task_in_one_run_are_one_incident(store):
+    first = store.record_failure(failure(try_number=1))
+    second = store.record_failure(failure(try_number=2, message="Connection reset by peer"))
+    other_run = store.record_failure(failure(run_id="run_2"))
+    assert first == second != other_run
+    incident = store.get_incident(first)
+    assert [f.try_number for f in incident.failures] == [1, 2]
+    assert (incident.last_try_number, incident.message) == (2, "Connection reset by peer")
+
+
+def test_recording_the_same_try_twice_keeps_one_failure(store):
+    incident_id = store.record_failure(failure())
+    store.record_failure(failure())
+    assert len(store.get_incident(incident_id).failures) == 1
+    assert [e["kind"] for e in store.ledger(incident_id)] == ["failure"]
+
+
+def test_classification_actions_and_status_round_trip(store):
+    incident_id = store.record_failure(failure())
+    store.set_classification(incident_id, Classification(ErrorType.NETWORK_TIMEOUT, 0.91, evidence=["timed out"]))
+    action_id = store.add_action(incident_id, Action("retry", 1, detail="cleared 1"))
+    store.finish_action(action_id, Outcome.SUCCESS, "try 2 success")
+    store.set_status(incident_id, IncidentStatus.RECOVERED)
+    incident = store.get_incident(incident_id)
+    assert (incident.error_type, incident.confidence, incident.status) == (
+        ErrorType.NETWORK_TIMEOUT, 0.91, IncidentStatus.RECOVERED)
+    assert [(a.strategy, a.outcome, a.detail) for a in incident.actions] == [("retry", Outcome.SUCCESS, "try 2 success")]
+    assert [e["kind"] for e in store.ledger(incident_id)] == ["failure", "classified", "action", "outcome", "status"]
+    assert incident.as_dict()["actions"][0]["outcome"] == "success"
+
+
+def test_the_ledger_is_append_only(store):
+    store.record_failure(failure())
+    conn = sqlite3.connect(store.path)
+    for statement in ("UPDATE ledger SET kind='x'", "DELETE FROM ledger"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(statement)
+
+
+def test_only_one_healer_claims_an_incident(store):
+    incident_id = store.record_failure(failure())
+    assert store.claim(incident_id, "healer-a")
+    assert not store.claim(incident_id, "healer-b")
+    assert store.claim(incident_id, "healer-a")  # the owner may renew
+    store.release(incident_id, "healer-a")
+    assert store.claim(incident_id, "healer-b")
+
+
+def test_an_expired_lease_can_be_taken_over(store):
+    incident_id = store.record_failure(failure())
+    assert store.claim(incident_id, "crashed-healer", lease_seconds=-1)
+    assert store.claim(incident_id, "healer-b")
+
+
+def test_list_filters_and_limits(store):
+    for n in range(5):
+        store.record_failure(failure(task_id=f"t{n}"))
+    assert len(store.list_incidents(limit=3)) == 3
+    assert [i.task_id for i in store.list_incidents(dag_id="etl", status="open", limit=10)].count("t4") == 1
+    assert store.list_incidents(dag_id="other") == []
+
+
+def test_blobs_keep_bytes_and_metadata(store):
+    store.put_blob("model/v1", b"\x00\x01binary", {"f1": 0.9})
+    assert store.get_blob("model/v1") == b"\x00\x01binary"
+    assert store.get_blob("model/v2") is None
+    assert store.list_blobs("model/") == [
+        {"name": "model/v1", "size": 8, "meta": {"f1": 0.9}, "updated_at": store.list_blobs()[0]["updated_at"]}]
+
+
+def test_finishing_an_unknown_action_is_a_clear_error(store):
+    with pytest.raises(StoreError, match="No action 42"):
+        store.finish_action(42, Outcome.SUCCESS)
+
+
+def _writer(path, worker, count):
+    store = SQLiteStore(path)
+    for n in range(count):
+        store.record_failure(failure(task_id=f"w{worker}", try_number=n + 1))
+        store.record_failure(failure(task_id=f"w{worker}-{n}"))
+
+
+def test_many_processes_write_at_once_without_losing_rows(tmp_path):
+    path = tmp_path / "healer.db"
+    workers, count = 6, 25
+    procs = [multiprocessing.get_context("spawn").Process(target=_writer, args=(path, w, count)) for w in range(workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * workers
+    store = SQLiteStore(path)
+    incidents = store.list_incidents(limit=10_000)
+    assert len(incidents) == workers * (count + 1)
+    assert sum(len(i.failures) for i in incidents) == workers * count * 2
+    assert len(store.ledger(limit=100_000)) == workers * count * 2
+
+
+@pytest.mark.parametrize("url", ["postgresql://x/y", "sqlite://", "nonsense"])
+def test_unsupported_store_urls_say_what_to_write(url):
+    with pytest.raises(ConfigurationError, match="sqlite:////"):
+        open_store(url)
+
+
+def test_an_unwritable_store_is_reported_as_unavailable(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="Cannot open the healer store"):
+        SQLiteStore(blocker / "healer.db").record_failure(failure())

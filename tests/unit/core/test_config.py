@@ -1,0 +1,41 @@
+import pytest
+
+from airflow_healer.core.config import HealerConfig
+from airflow_healer.exceptions import ConfigurationError
+from airflow_healer.get_provider_info import get_provider_info
+
+
+def test_defaults_live_under_airflow_home(airflow_home):
+    config = HealerConfig.load()
+    assert config.store_url == f"sqlite:///{airflow_home / 'healer.db'}"
+    assert config.spool_dir == str(airflow_home / "healer_spool")
+    assert config.mode == "act"
+
+
+def test_environment_beats_airflow_cfg(airflow_home, monkeypatch):
+    (airflow_home / "airflow.cfg").write_text("[healer]\nmode = observe\nmax_attempts = 7\nfoo = bar\n")
+    monkeypatch.setenv("AIRFLOW__HEALER__MAX_ATTEMPTS", "2")
+    config = HealerConfig.load()
+    assert (config.mode, config.max_attempts, config.extra) == ("observe", 2, {"foo": "bar"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [("MODE", "yolo", "mode"), ("MAX_ATTEMPTS", "three", "max_attempts"), ("MIN_CONFIDENCE", "1.5", "min_confidence")],
+)
+def test_invalid_settings_name_the_setting(airflow_home, monkeypatch, key, value, message):
+    monkeypatch.setenv(f"AIRFLOW__HEALER__{key}", value)
+    with pytest.raises(ConfigurationError, match=message):
+        HealerConfig.load()
+
+
+def test_provider_info_declares_every_setting_with_the_same_default(airflow_home):
+    options = get_provider_info()["config"]["healer"]["options"]
+    defaults = HealerConfig()
+    for name in ("mode", "airflow_api_conn_id", "pubsub_topic", "model_path", "max_attempts", "min_confidence",
+                 "retry_backoff_seconds", "retry_backoff_max_seconds", "poll_interval_seconds",
+                 "callback_timeout_seconds"):
+        assert name in options
+        assert type(getattr(defaults, name))(options[name]["default"]) == getattr(defaults, name), name
+    assert {"store_url", "spool_dir"} <= options.keys()
+    assert get_provider_info()["plugins"][0]["plugin-class"] == "airflow_healer.plugin.HealerPlugin"
