@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlparse
 
 from airflow_healer.core.store.base import Store
@@ -10,11 +11,12 @@ from airflow_healer.exceptions import ConfigurationError
 __all__ = ["Store", "open_store"]
 
 
+@functools.lru_cache(maxsize=16)
 def open_store(url: str, *, timeout: float = 10.0) -> Store:
-    """Return the store a ``[healer] store_url`` names.
+    """Return the store a ``[healer] store_url`` names (one object per URL and process).
 
-    ``sqlite:///absolute/path.db`` is the embedded default. PostgreSQL and BigQuery adapters plug in
-    here under their own schemes.
+    ``sqlite:////absolute/path.db`` is the embedded default. PostgreSQL and BigQuery adapters plug
+    in here under their own schemes.
     """
     scheme = urlparse(url).scheme.split("+")[0]
     if scheme == "sqlite":
