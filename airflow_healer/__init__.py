@@ -24,7 +24,16 @@ _LAZY = {
     "ErrorType": "airflow_healer.core.types",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "__version__",
+    "on_failure_callback",
+    "HealerNotifier",
+    "self_healing",
+    "HealOperator",
+    "Healer",
+    "HealerConfig",
+    "ErrorType",
+]
 
 if TYPE_CHECKING:
     from airflow_healer.core.config import HealerConfig
