@@ -1,0 +1,81 @@
+"""self_healing() and the callback with Airflow's real SDK classes (no scheduler needed)."""
+
+from types import SimpleNamespace
+
+import pendulum
+from airflow.sdk import DAG, TriggerRule, task
+
+from airflow_healer import HealerNotifier, HealOperator, on_failure_callback, self_healing
+from airflow_healer.core.store import open_store
+
+
+def build(existing_callback=None):
+    with DAG("d", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+        @task(on_failure_callback=existing_callback)
+        def a():
+            pass
+
+        @task
+        def b():
+            pass
+
+        a() >> b()
+    return self_healing(dag)
+
+
+def test_self_healing_adds_one_healer_after_every_task():
+    dag = build()
+    healer = dag.get_task("healer")
+    assert isinstance(healer, HealOperator)
+    assert healer.trigger_rule == TriggerRule.ONE_FAILED and healer.retries == 0
+    assert healer.upstream_task_ids == {"a", "b"}
+    assert [t.task_id for t in dag.tasks if not t.downstream_task_ids] == ["healer"]  # the only leaf
+    for task_id in ("a", "b"):
+        assert on_failure_callback in dag.get_task(task_id).on_failure_callback
+
+
+def test_existing_callbacks_are_kept():
+    def mine(context):
+        pass
+
+    callbacks = build(existing_callback=mine).get_task("a").on_failure_callback
+    assert callbacks == [mine, on_failure_callback]
+
+
+def context(exception, try_number=1):
+    ti = SimpleNamespace(dag_id="etl", task_id="extract", run_id="r1", map_index=-1, try_number=try_number,
+                         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), hostname="worker-1")
+    return {"ti": ti, "task": SimpleNamespace(task_type="PythonOperator"), "exception": exception}
+
+
+def test_the_callback_records_every_field(config):
+    try:
+        raise TimeoutError("Read timed out (token=abc123secret)")
+    except TimeoutError as exc:
+        on_failure_callback(context(exc, try_number=3))
+    [incident] = open_store(config.store_url).list_incidents()
+    failure = incident.failures[0]
+    assert (failure.dag_id, failure.task_id, failure.run_id, failure.map_index, failure.try_number) == (
+        "etl", "extract", "r1", -1, 3)
+    assert (failure.operator, failure.exception_type, failure.hostname) == ("PythonOperator", "TimeoutError", "worker-1")
+    assert "abc123secret" not in failure.message and "Read timed out" in failure.message
+    assert "raise TimeoutError" in failure.traceback
+    assert failure.started_at.startswith("2026-01-01") and failure.failed_at and failure.fingerprint
+
+
+def test_a_killed_task_without_exception_is_still_recorded(config):
+    on_failure_callback({**context(None), "exception": None})
+    [incident] = open_store(config.store_url).list_incidents()
+    assert "without a Python exception" in incident.message
+
+
+def test_the_callback_never_raises_on_a_broken_context(config, caplog):
+    on_failure_callback({"nothing": "useful"})
+    assert "could not capture" in caplog.text
+
+
+def test_the_notifier_takes_settings(config, tmp_path):
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    HealerNotifier(store_url=other).notify(context(ValueError("bad row 7")))
+    assert open_store(other).list_incidents()[0].message == "bad row 7"
+    assert open_store(config.store_url).list_incidents() == []
