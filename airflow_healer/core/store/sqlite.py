@@ -35,7 +35,7 @@ from airflow_healer.exceptions import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 _SCHEMA = """
@@ -103,6 +103,11 @@ CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+CREATE TABLE IF NOT EXISTS knowledge (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS blobs (
     name TEXT PRIMARY KEY,
     data BLOB NOT NULL,
@@ -379,6 +384,25 @@ class SQLiteStore:
                     "SELECT * FROM ledger WHERE incident_id=? ORDER BY seq DESC LIMIT ?", (incident_id, limit)
                 ).fetchall()
         return [{**dict(r), "payload": json.loads(r["payload"])} for r in reversed(rows)]
+
+    # -- knowledge base entries (plain records; the classifier owns their meaning) -------------
+
+    def put_knowledge(self, records: list[dict[str, Any]], source: str = "") -> None:
+        """Insert or replace knowledge records (each with an ``id``) in one transaction."""
+        now = utcnow()
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT INTO knowledge (id, record, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET record=excluded.record, updated_at=excluded.updated_at",
+                [(r["id"], json.dumps(r, default=str, sort_keys=True), now) for r in records],
+            )
+            self._log(conn, "knowledge", None, {"count": len(records), "source": source,
+                                                "ids": [r["id"] for r in records[:20]]})
+
+    def list_knowledge(self) -> list[dict[str, Any]]:
+        with self._tx(write=False) as conn:
+            rows = conn.execute("SELECT record FROM knowledge ORDER BY id").fetchall()
+        return [json.loads(r["record"]) for r in rows]
 
     # -- bytes (models, indexes) -------------------------------------------------------------
 

@@ -124,3 +124,10 @@ def test_an_unwritable_store_is_reported_as_unavailable(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(StoreError, match="Cannot open the healer store"):
         SQLiteStore(blocker / "healer.db").record_failure(failure())
+
+
+def test_knowledge_records_are_upserted_and_listed(store):
+    store.put_knowledge([{"id": "kb-1", "kind": "runbook", "title": "a"}, {"id": "kb-2", "kind": "runbook"}])
+    store.put_knowledge([{"id": "kb-1", "kind": "runbook", "title": "b"}], source="test")
+    assert [(r["id"], r.get("title")) for r in store.list_knowledge()] == [("kb-1", "b"), ("kb-2", None)]
+    assert store.ledger()[-1]["payload"] == {"count": 1, "source": "test", "ids": ["kb-1"]}
