@@ -30,15 +30,18 @@ _PATTERNS: list[tuple[str, str | None]] = [
     (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b", "<IP>"),
     (r"(?:(?<=\s)|(?<=^)|(?<=[\"'=(\[]))(?:[A-Za-z]:)?(?:/[\w.@%+=$-]{1,255}){2,64}/?", "<PATH>"),
     # Error codes survive: HTTP statuses in context, errno, SQLSTATE, vendor codes, exit codes.
-    (r"\b(?:HTTP(?:/\d(?:\.\d)?)?|[Ss]tatus(?: [Cc]ode)?|[Cc]ode|[Ee]rror|HttpError|[Ee]xit[ _][Cc]ode|"
-     r"return code|[Ee]xit status|Errno|Errcode|signal|SQLSTATE)['\":= (]{0,4}-?[0-9A-Z]{1,5}\b", None),
+    (
+        r"\b(?:HTTP(?:/\d(?:\.\d)?)?|[Ss]tatus(?: [Cc]ode)?|[Cc]ode|[Ee]rror|HttpError|[Ee]xit[ _][Cc]ode|"
+        r"return code|[Ee]xit status|Errno|Errcode|signal|SQLSTATE)['\":= (]{0,4}-?[0-9A-Z]{1,5}\b",
+        None,
+    ),
     (r"\b[A-Z]{2,5}-\d{3,5}\b", None),
     (r"(?<=\()[1-5]\d\d(?=\))|(?<=\()\d{4}(?=,)", None),
     (r"\b[1-5]\d\d\b(?=:?\s?(?:[A-Z][a-z]|[A-Z]{3,}|Client|Server))", None),
     # Identifiers that mix letters and digits (job ids, pod names) but not error codes like ORA-01555.
     (r"\b(?=[\w-]{0,200}\d)(?=[\w-]{0,200}[a-z])[a-z0-9]{1,64}(?:[-_][a-z0-9]{1,64}){2,30}\b", "<ID>"),
     (r"\b(?=[\w-]{0,100}\d)(?=[\w-]{0,100}[A-Za-z])[\w-]{16,100}\b", "<ID>"),
-    (r"(?<![\w-])\d{1,40}(?:\.\d{1,40})?", "<NUM>"),
+    (r"(?<![A-Za-z0-9])\d{1,40}(?:\.\d{1,40})?", "<NUM>"),
 ]
 _MASK = re.compile("|".join(f"({p})" for p, _ in _PATTERNS))
 _REPL = [r for _, r in _PATTERNS]
@@ -56,7 +59,11 @@ def to_text(value: object, limit: int = MAX_CHARS) -> str:
     log usually sits at its end, and the command that failed at its start.
     """
     if isinstance(value, (bytes, bytearray, memoryview)):
-        raw = bytes(value[: limit * 4]) if len(value) <= limit * 8 else bytes(value[: limit * 2]) + bytes(value[-limit * 2 :])
+        raw = (
+            bytes(value[: limit * 4])
+            if len(value) <= limit * 8
+            else bytes(value[: limit * 2]) + bytes(value[-limit * 2 :])
+        )
         text = raw.decode("utf-8", errors="replace")
     else:
         text = value if isinstance(value, str) else str(value)

@@ -413,7 +413,10 @@ def _read_csv_rows(data: bytes) -> list[tuple[int, list[str]]]:
         raise KnowledgeImportError(
             f"the file is not valid UTF-8 (bad byte at offset {exc.start}); save it as 'CSV UTF-8'"
         ) from exc
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    # Spreadsheets in locales with a decimal comma save CSV with ';' (or tabs): follow the header.
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[tuple[int, list[str]]] = []
     try:
         # A spreadsheet shows one row per record even when a quoted cell spans lines.

@@ -92,6 +92,24 @@ class _Segment:
         return int(self.ids.shape[0])
 
 
+def _top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest values (unordered), exactly, without partitioning them all.
+
+    The k-th largest of a strided sample can only be lower than the true k-th largest, so every
+    value at or above it is a candidate and the true top k are among them; the candidates are
+    then a small fraction of the array, and selecting among them is cheap.
+    """
+    n = values.shape[0]
+    stride = n // max(64 * k, 1024)
+    if stride >= 2:
+        sample = values[::stride]
+        threshold = np.partition(sample, sample.shape[0] - k)[sample.shape[0] - k]
+        candidates = np.flatnonzero(values >= threshold)
+        chosen = np.argpartition(-values[candidates], k - 1)[:k]
+        return candidates[chosen]
+    return np.argpartition(-values, k - 1)[:k]
+
+
 def _field_text(entry: Any, name: str) -> str:
     value = entry.get(name, "") if isinstance(entry, dict) else getattr(entry, name, "")
     return value or ""
@@ -344,7 +362,7 @@ class VectorIndex:
                     values = dots.data[lo:hi]
                     cols = dots.indices[lo:hi]
                     if hi - lo > k:
-                        best = np.argpartition(-values, k - 1)[:k]
+                        best = _top_k(values, k)
                         values, cols = values[best], cols[best]
                     cand_scores[r].append(values)
                     cand_where[r].append((seg, cols))
