@@ -67,6 +67,178 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if written == waiting else 1
 
 
+# -- classification -----------------------------------------------------------------------
+
+
+def _read_jsonl(path: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows of a JSON-lines file (or stdin for ``-``), and one error message per bad line."""
+    raw = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
+    rows, errors = [], []
+    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            errors.append(f"line {number}: not JSON ({exc})")
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            errors.append(f"line {number}: needs an object with a string 'text'")
+            continue
+        row.setdefault("id", str(number))
+        rows.append(row)
+    return rows, errors
+
+
+def _classifier(args: argparse.Namespace) -> Any:
+    from airflow_healer.core.classify import get_classifier
+
+    config = HealerConfig.load()
+    return get_classifier(config, _store(args))
+
+
+def _batch_classify(classifier: Any) -> Any:
+    """A function classifying rows in chunks (the rule fallback has no batch method)."""
+
+    def run(rows: list[dict[str, Any]]) -> list[Any]:
+        out: list[Any] = []
+        for start in range(0, len(rows), 512):
+            chunk = rows[start:start + 512]
+            if hasattr(classifier, "classify_batch"):
+                out.extend(classifier.classify_batch(chunk))
+            else:
+                out.extend(classifier.classify(r["text"], exception_type=r.get("exception_type"),
+                                               operator=r.get("operator")) for r in chunk)
+        return out
+
+    return run
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    rows, errors = _read_jsonl(args.file)
+    for error in errors:
+        print(f"airflow-healer classify: {error}", file=sys.stderr)
+    classify = _batch_classify(_classifier(args))
+    for start in range(0, len(rows), 512):
+        chunk = rows[start:start + 512]
+        for row, c in zip(chunk, classify(chunk), strict=True):
+            print(json.dumps({
+                "id": row["id"], "error_type": c.error_type.value, "confidence": round(c.confidence, 4),
+                "strategy": c.strategy,
+                "similar": [{"id": s["id"], "score": s["score"], "error_type": s["error_type"]} for s in c.similar],
+            }))
+    return 1 if errors else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from airflow_healer.core.classify.evaluate import evaluate, format_report
+
+    rows, errors = _read_jsonl(args.file)
+    if errors:
+        for error in errors:
+            print(f"airflow-healer evaluate: {error}", file=sys.stderr)
+        return 2
+    unlabeled = [r["id"] for r in rows if not r.get("label")]
+    if unlabeled:
+        print(f"airflow-healer evaluate: rows without a 'label': {', '.join(unlabeled[:10])}", file=sys.stderr)
+        return 2
+    from airflow_healer.core.types import ErrorType
+
+    predictions = [(c.error_type.value, c.confidence) for c in _batch_classify(_classifier(args))(rows)]
+    # Answers below min_confidence are 'unknown': they count as misses, not as a thirteenth class.
+    report = evaluate(lambda texts: predictions, rows, labels=[t.value for t in ErrorType.known()])
+    print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from airflow_healer.core.classify import load_knowledge, save_model
+    from airflow_healer.core.classify.corpus import generate
+    from airflow_healer.core.classify.model import train
+
+    store = _store(args)
+    rows = generate(n_per_class=args.n_per_class, seed=args.seed)
+    texts = [r["text"] for r in rows]
+    labels = [r["label"] for r in rows]
+    meta = [{k: r.get(k) for k in ("exception_type", "operator", "system")} for r in rows]
+    learnt = [e for e in load_knowledge(store) if e.kind == "historical_error" and e.error_type and e.message]
+    incidents = [i for i in store.list_incidents(status="recovered", limit=100_000) if i.error_type]
+    for message, label, extra in ([(e.message, e.error_type, {}) for e in learnt]
+                                  + [(i.message, i.error_type.value, {"exception_type": i.exception_type,
+                                                                      "operator": i.operator}) for i in incidents]):
+        texts.append(message)
+        labels.append(label)
+        meta.append(extra)
+    print(f"Training on {len(texts)} examples ({len(rows)} generated, {len(learnt)} knowledge entries, "
+          f"{len(incidents)} resolved incidents); 5-fold CV of RandomForest and a linear model ...", flush=True)
+    model = train(texts, labels, meta, n_jobs=args.jobs)
+    for name, figures in (model.metadata_.get("cv") or {}).items():
+        print(f"  {name}: {figures}")
+    version = save_model(store, model, activate=not args.no_activate)
+    print(f"Stored model {version} ({model.metadata_.get('model')})"
+          + ("" if args.no_activate else "; it is now the active model."))
+    return 0
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    from airflow_healer.core.classify import list_models
+
+    models = list_models(_store(args))
+    if not models:
+        print("No trained models in the store; the shipped default model is in use.")
+    for m in models:
+        meta = m["meta"]
+        print(f"{'*' if m['active'] else ' '} {m['version']}  {meta.get('created', '')}  {meta.get('model', '')}"
+              f"  n={meta.get('n_examples', '?')}  {m['size'] / 1e6:.1f} MB")
+    return 0
+
+
+def cmd_model_activate(args: argparse.Namespace) -> int:
+    from airflow_healer.core.classify import activate_model
+
+    activate_model(_store(args), args.version)
+    print(f"Model {args.version} is now active.")
+    return 0
+
+
+def cmd_kb_template(args: argparse.Namespace) -> int:
+    from airflow_healer.core.classify.knowledge import template_csv, template_xlsx
+
+    if args.format == "xlsx":
+        sys.stdout.buffer.write(template_xlsx())
+    else:
+        sys.stdout.write(template_csv())
+    return 0
+
+
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    from airflow_healer.core.classify import import_knowledge
+    from airflow_healer.core.classify.knowledge import KnowledgeImportError
+
+    try:
+        report = import_knowledge(_store(args), args.file)
+    except KnowledgeImportError as exc:
+        print(f"airflow-healer kb import: nothing was imported.\n{exc}", file=sys.stderr)
+        return 1
+    print(f"Imported {report.rows} row(s) from {args.file} ({report.fmt}): "
+          f"{len(report.added)} added, {len(report.updated)} updated.")
+    return 0
+
+
+def cmd_kb_export(args: argparse.Namespace) -> int:
+    from airflow_healer.core.classify import load_knowledge
+
+    knowledge = load_knowledge(_store(args))
+    data = knowledge.export_xlsx() if args.format == "xlsx" else knowledge.export_csv().encode()
+    if args.output:
+        with open(args.output, "wb") as fh:
+            fh.write(data)
+        print(f"Exported {len(knowledge)} entries to {args.output}.", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-healer", description=__doc__)
     parser.add_argument("--store-url", help="store to use instead of [healer] store_url")
@@ -90,6 +262,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="write failures spooled while the store was down")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("classify", help="classify JSON lines ({text, id?, exception_type?, operator?})")
+    p.add_argument("file", nargs="?", default="-", help="a JSON-lines file, or - for stdin (default)")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("evaluate", help="macro-F1, per-class scores, confusion matrix and ECE on labelled rows")
+    p.add_argument("file", help="JSON lines with text and label (ambiguous: 1 marks ambiguous rows)")
+    p.add_argument("--json", action="store_true", help="the full report as JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("train", help="train a model on the corpus plus what the healer learnt, and store it")
+    p.add_argument("--n-per-class", type=int, default=1700)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=2, help="CPU cores to use")
+    p.add_argument("--no-activate", action="store_true", help="store the model without making it active")
+    p.set_defaults(func=cmd_train)
+
+    model = sub.add_parser("model", help="stored model versions").add_subparsers(dest="sub", required=True)
+    p = model.add_parser("list", help="stored versions; * marks the active one")
+    p.set_defaults(func=cmd_model_list)
+    p = model.add_parser("activate", help="make a version active (a roll-back activates an older one)")
+    p.add_argument("version")
+    p.set_defaults(func=cmd_model_activate)
+
+    kb = sub.add_parser("kb", help="the knowledge base").add_subparsers(dest="sub", required=True)
+    p = kb.add_parser("template", help="print the import template")
+    p.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    p.set_defaults(func=cmd_kb_template)
+    p = kb.add_parser("import", help="import a CSV or XLSX file made from the template (all rows or none)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_kb_import)
+    p = kb.add_parser("export", help="export the knowledge base")
+    p.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p.set_defaults(func=cmd_kb_export)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from functools import cached_property
 
@@ -40,7 +41,7 @@ class Healer:
 
     @cached_property
     def classifier(self) -> Classifier:
-        return self._classifier or get_classifier(self.config)
+        return self._classifier or get_classifier(self.config, self.store)
 
     def record(self, failure: Failure) -> str | None:
         """Store ``failure`` (or spool it); bounded in time, never raises."""
@@ -57,6 +58,39 @@ class Healer:
         log.info("Classified %s.%s as %s (%.2f)", incident.dag_id, incident.task_id,
                  classification.error_type, classification.confidence)
         return classification
+
+    def learn(self, incident: Incident, strategy: str, success: bool) -> None:
+        """Feed a resolved incident back into the knowledge base, findable by the next classification.
+
+        One entry per error template and type (its fingerprint): a recurring error adds to that
+        entry's success or failure count instead of piling up near-duplicates.
+        """
+        if incident.error_type is None or incident.error_type.value == "unknown":
+            return
+        from airflow_healer.core.classify.knowledge import KnowledgeEntry
+
+        entry_id = f"incident-{incident.fingerprint or incident.id}-{incident.error_type.value}"
+        knowledge = getattr(self.classifier, "knowledge", None)
+        known = knowledge.get(entry_id) if knowledge is not None else None
+        if known is not None:
+            entry = dataclasses.replace(known)
+        else:
+            entry = KnowledgeEntry(
+                id=entry_id, kind="historical_error", title=f"{incident.dag_id}.{incident.task_id}",
+                message=incident.message, error_type=incident.error_type.value, strategy=strategy,
+                source=f"incident:{incident.id}", confidence=0.8,
+                context=f"operator {incident.operator or '?'}; exception {incident.exception_type or '?'}",
+            )
+        if success:
+            entry.success_count += 1
+        else:
+            entry.failure_count += 1
+        self.store.put_knowledge([entry.to_record()], source=f"incident:{incident.id}")
+        add = getattr(self.classifier, "add_knowledge", None)
+        if add is not None:
+            add([entry])
+        log.info("Learnt from incident %s: %s %s for %s", incident.id, strategy,
+                 "worked" if success else "failed", incident.error_type)
 
     def decide(self, incident: Incident, classification: Classification) -> Decision:
         attempts = sum(1 for a in incident.actions if a.strategy != "observe" and a.outcome.value != "skipped")

@@ -149,6 +149,12 @@ class RunHealer:
                 status: IncidentStatus | None) -> None:
         store = self.healer.store
         store.finish_action(pending.action_id, outcome, detail)
+        incident = store.get_incident(pending.incident_id)
+        if incident is not None:
+            try:
+                self.healer.learn(incident, "retry", outcome is Outcome.SUCCESS)
+            except Exception as exc:  # noqa: BLE001 - learning must never stop the healing
+                log.warning("Could not learn from incident %s: %s", pending.incident_id, exc)
         if status is not None:
             store.set_status(pending.incident_id, status, detail if status is not IncidentStatus.RECOVERED else "")
             store.release(pending.incident_id, self.owner)
