@@ -105,7 +105,7 @@ def _batch_classify(classifier: Any) -> Any:
         for start in range(0, len(rows), 512):
             chunk = rows[start:start + 512]
             if hasattr(classifier, "classify_batch"):
-                out.extend(classifier.classify_batch(chunk))
+                out.extend(classifier.classify_batch(chunk, evidence=False))
             else:
                 out.extend(classifier.classify(r["text"], exception_type=r.get("exception_type"),
                                                operator=r.get("operator")) for r in chunk)

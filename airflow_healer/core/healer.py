@@ -78,6 +78,7 @@ class Healer:
             entry = KnowledgeEntry(
                 id=entry_id, kind="historical_error", title=f"{incident.dag_id}.{incident.task_id}",
                 message=incident.message, error_type=incident.error_type.value, strategy=strategy,
+                solution=f"The healer's {strategy} strategy, applied in the same DAG run.",
                 source=f"incident:{incident.id}", confidence=0.8,
                 context=f"operator {incident.operator or '?'}; exception {incident.exception_type or '?'}",
             )
@@ -85,6 +86,7 @@ class Healer:
             entry.success_count += 1
         else:
             entry.failure_count += 1
+        entry = KnowledgeEntry.from_record(entry.to_record())  # the same validation as an import
         self.store.put_knowledge([entry.to_record()], source=f"incident:{incident.id}")
         add = getattr(self.classifier, "add_knowledge", None)
         if add is not None:

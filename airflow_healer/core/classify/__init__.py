@@ -86,11 +86,18 @@ def activate_model(store: Store, version: str) -> None:
 
 def load_knowledge(store: Store | None = None) -> KnowledgeBase:
     """The shipped seed knowledge plus everything imported or learnt into the store."""
-    from airflow_healer.core.classify.knowledge import KnowledgeEntry, load_seed
+    from airflow_healer.core.classify.knowledge import KnowledgeEntry, KnowledgeImportError, load_seed
 
     knowledge = load_seed()
     if store is not None:
-        knowledge.upsert(KnowledgeEntry.from_record(r) for r in store.list_knowledge())
+        entries = []
+        for record in store.list_knowledge():
+            try:
+                entries.append(KnowledgeEntry.from_record(record))
+            except KnowledgeImportError as exc:
+                # One bad stored row must not stop every healer: skip it, loudly.
+                log.warning("Skipping knowledge entry %r from the store: %s", record.get("id"), exc)
+        knowledge.upsert(entries)
     return knowledge
 
 
@@ -132,7 +139,7 @@ def get_classifier(config: HealerConfig | None = None, store: Store | None = Non
         model = load_model(config, store)
         knowledge = load_knowledge(store)
         return RagClassifier(model, knowledge, load_index(knowledge, store), min_confidence=config.min_confidence)
-    except (ClassifierError, ImportError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a broken model must degrade healing, never stop it
         log.warning("Using the rule classifier: %s", exc)
         from airflow_healer.core.classify.rules import RuleClassifier
 

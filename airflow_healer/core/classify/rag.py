@@ -19,7 +19,6 @@ import numpy as np
 
 from airflow_healer.core.classify.knowledge import KnowledgeBase, KnowledgeEntry
 from airflow_healer.core.classify.retrieval import Hit, VectorIndex
-from airflow_healer.core.normalize import normalize
 from airflow_healer.core.remediate.registry import strategy_for
 from airflow_healer.core.types import Classification, ErrorType
 from airflow_healer.exceptions import NoStrategy
@@ -78,17 +77,20 @@ class RagClassifier:
     def classify(self, text: str, *, exception_type: str | None = None, operator: str | None = None) -> Classification:
         return self.classify_batch([{"text": text, "exception_type": exception_type, "operator": operator}])[0]
 
-    def classify_batch(self, rows: Sequence[dict[str, Any]]) -> list[Classification]:
-        """Classify many messages at once (one sparse product for the model, one for retrieval)."""
+    def classify_batch(self, rows: Sequence[dict[str, Any]], *, evidence: bool = True) -> list[Classification]:
+        """Classify many messages at once (one sparse product for the model, one for retrieval).
+
+        :param evidence: attach the telling terms (a second pass over each text); off for bulk work.
+        """
         if not rows:
             return []
         texts = [str(r.get("text") or "") for r in rows]
         meta = [{"exception_type": r.get("exception_type"), "operator": r.get("operator"),
                  "system": r.get("system")} for r in rows]
         proba = self.model.predict_proba(texts, meta if any(any(m.values()) for m in meta) else None)
-        queries = [normalize(t) for t in texts]
-        hits = self.index.search_batch(queries, k=self.k) if len(self.index) else [[] for _ in texts]
-        return [self._combine(texts[i], proba[i], hits[i]) for i in range(len(rows))]
+        # The index normalises queries itself, as it did the entries.
+        hits = self.index.search_batch(texts, k=self.k) if len(self.index) else [[] for _ in texts]
+        return [self._combine(texts[i], proba[i], hits[i], evidence) for i in range(len(rows))]
 
     def _neighbours(self, hits: list[Hit]) -> list[tuple[KnowledgeEntry, float]]:
         out = []
@@ -98,7 +100,7 @@ class RagClassifier:
                 out.append((entry, hit.score))
         return out
 
-    def _combine(self, text: str, p_model: np.ndarray, hits: list[Hit]) -> Classification:
+    def _combine(self, text: str, p_model: np.ndarray, hits: list[Hit], with_terms: bool = True) -> Classification:
         neighbours = self._neighbours(hits)
         p = np.asarray(p_model, dtype=float)
         if neighbours:
@@ -112,7 +114,7 @@ class RagClassifier:
         i = int(np.argmax(p))
         label, confidence = self._classes[i], float(p[i])
         error_type = ErrorType(label) if confidence >= self.min_confidence else ErrorType.UNKNOWN
-        evidence = self._evidence(text, label, neighbours)
+        evidence = self._evidence(text, label, neighbours, with_terms)
         strategy, record = self._strategy(label, neighbours)
         if error_type is ErrorType.UNKNOWN:
             strategy = "escalate"
@@ -128,11 +130,14 @@ class RagClassifier:
                       "title": e.title, "strategy": e.strategy or None} for e, s in neighbours],
         )
 
-    def _evidence(self, text: str, label: str, neighbours: list[tuple[KnowledgeEntry, float]]) -> list[str]:
-        try:
-            terms = [t for t, _ in self.model.explain(text, top=5, label=label)]
-        except Exception:  # noqa: BLE001 - evidence is a courtesy, never a reason to fail
-            terms = []
+    def _evidence(self, text: str, label: str, neighbours: list[tuple[KnowledgeEntry, float]],
+                  with_terms: bool) -> list[str]:
+        terms: list[str] = []
+        if with_terms:
+            try:
+                terms = [t for t, _ in self.model.explain(text, top=5, label=label)]
+            except Exception:  # noqa: BLE001 - evidence is a courtesy, never a reason to fail
+                pass
         out = [f"term: {t}" for t in terms]
         out += [f"similar {e.kind} {e.id} ({s:.2f}): {e.title or e.message[:80]}" for e, s in neighbours[:3]]
         return out

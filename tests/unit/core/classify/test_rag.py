@@ -83,6 +83,14 @@ def test_a_resolved_incident_is_learnt_at_once(config, store):
     assert (record["success_count"], record["error_type"], record["strategy"]) == (2, "resource_exhaustion", "retry")
     again = healer.classifier.classify(odd(n=7, h="0x1", k=5, b="b-1"))
     assert again.error_type is ErrorType.RESOURCE_EXHAUSTION
+    next_healer = Healer(config, store=store)  # another task, loading what was learnt from the store
+    assert next_healer.classifier.classify(odd(n=8)).error_type is ErrorType.RESOURCE_EXHAUSTION
+
+
+def test_a_bad_stored_knowledge_row_is_skipped_not_fatal(config, store):
+    store.put_knowledge([{"id": "broken", "kind": "runbook"}])
+    classifier = get_classifier(config, store)
+    assert classifier.name == "rag" and "broken" not in classifier.knowledge
 
 
 def test_model_versions_can_be_listed_activated_and_rolled_back(config, store):
