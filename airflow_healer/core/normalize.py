@@ -8,6 +8,7 @@ bounded time and memory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -135,8 +136,24 @@ def mask(text: str) -> str:
     return _MASK.sub(_sub, text)
 
 
+#: Messages up to this length are memoised: the classifier's features and its retrieval both
+#: normalise the same message, and a memo halves that cost for a batch.
+_MEMO_CHARS = 4_000
+
+
 def normalize(value: object, limit: int = MAX_CHARS) -> str:
     """Bounded, traceback-reduced, masked, whitespace-folded form of an error message."""
+    if isinstance(value, str) and len(value) <= _MEMO_CHARS and limit >= _MEMO_CHARS:
+        return _normalize_memo(value)
+    return _normalize(value, limit)
+
+
+@functools.lru_cache(maxsize=2048)
+def _normalize_memo(text: str) -> str:
+    return _normalize(text, MAX_CHARS)
+
+
+def _normalize(value: object, limit: int) -> str:
     text = reduce_traceback(to_text(value, limit))
     text = mask(text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
