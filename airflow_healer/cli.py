@@ -172,8 +172,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"Training on {len(texts)} examples ({len(rows)} generated, {len(learnt)} knowledge entries, "
           f"{len(incidents)} resolved incidents); 5-fold CV of RandomForest and a linear model ...", flush=True)
     model = train(texts, labels, meta, n_jobs=args.jobs)
-    for name, figures in (model.metadata_.get("cv") or {}).items():
-        print(f"  {name}: {figures}")
+    for family, best in (model.metadata_.get("cv_best") or {}).items():
+        print(f"  {family:<7} best {best['params']}: CV macro-F1 {best['cv_macro_f1']:.4f}")
+    print(f"  kept: {model.metadata_.get('chosen')} ({model.metadata_.get('train_seconds', 0):.0f} s)")
     version = save_model(store, model, activate=not args.no_activate)
     print(f"Stored model {version} ({model.metadata_.get('model')})"
           + ("" if args.no_activate else "; it is now the active model."))
@@ -199,6 +200,23 @@ def cmd_model_activate(args: argparse.Namespace) -> int:
     activate_model(_store(args), args.version)
     print(f"Model {args.version} is now active.")
     return 0
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from airflow_healer.core.classify import load_model
+    from airflow_healer.core.classify.corpus import generate
+    from airflow_healer.core.classify.drift import drift_report, format_drift
+
+    config = HealerConfig.load()
+    store = _store(args)
+    recent = [i.message for i in store.list_incidents(limit=args.limit) if i.message]
+    # A held-out sample of the generator (a seed training never uses), not the training texts:
+    # those contain every word of the vocabulary by construction.
+    baseline = [r["text"] for r in generate(n_per_class=max(1, args.baseline // 12), seed=9_999)]
+    report = drift_report(load_model(config, store), recent, baseline, min_confidence=config.min_confidence,
+                          alpha=args.alpha)
+    print(json.dumps(report, indent=2, default=str) if args.json else format_drift(report))
+    return 3 if report["drift"] else 0
 
 
 def cmd_kb_template(args: argparse.Namespace) -> int:
@@ -278,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="CPU cores to use")
     p.add_argument("--no-activate", action="store_true", help="store the model without making it active")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("drift", help="are recent incidents unlike what the model was trained on? (exit 3 if so)")
+    p.add_argument("--limit", type=int, default=500, help="recent incidents to look at")
+    p.add_argument("--baseline", type=int, default=1200, help="size of the held-out baseline sample")
+    p.add_argument("--alpha", type=float, default=0.01, help="significance level of the tests")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_drift)
 
     model = sub.add_parser("model", help="stored model versions").add_subparsers(dest="sub", required=True)
     p = model.add_parser("list", help="stored versions; * marks the active one")

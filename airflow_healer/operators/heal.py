@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_healer.core.config import HealerConfig
 from airflow_healer.core.healer import Healer
 from airflow_healer.core.remediate.run import RunHealer
+from airflow_healer.exceptions import RunNotFound
 from airflow_healer.hooks.airflow_api import AirflowApiHook
 
 
@@ -56,14 +57,19 @@ class HealOperator(BaseOperator):
         healer = self.healer or Healer(self._config())
         dag = context["dag"]
         own = {t.task_id for t in dag.tasks if isinstance(t, HealOperator)}
-        report = RunHealer(
-            healer,
-            AirflowApiHook(healer.config.airflow_api_conn_id),
-            dag_id=dag.dag_id,
-            run_id=context["run_id"],
-            own_task_ids=own,
-            downstream=lambda task_id: dag.get_task(task_id).get_flat_relative_ids(upstream=False),
-        ).run()
+        try:
+            report = RunHealer(
+                healer,
+                AirflowApiHook(healer.config.airflow_api_conn_id),
+                dag_id=dag.dag_id,
+                run_id=context["run_id"],
+                own_task_ids=own,
+                downstream=lambda task_id: dag.get_task(task_id).get_flat_relative_ids(upstream=False),
+            ).run()
+        except RunNotFound as exc:
+            raise AirflowFailException(
+                f"The DAG run {context['run_id']} no longer exists (deleted while healing?): {exc}"
+            ) from exc
         for name in report.healed:
             self.log.info("Healed %s", name)
         if not report.ok:

@@ -93,3 +93,30 @@ def test_model_list_and_activate(config, capsys, monkeypatch):
     assert out.startswith(f"* {version}")
     code, _, err = run(capsys, monkeypatch, ["model", "activate", "v-missing"])
     assert code == 2 and "No model version" in err
+
+
+def test_drift_compares_recent_incidents_with_a_held_out_sample(config, capsys, monkeypatch):
+    from airflow_healer.core.capture import make_failure
+
+    store = open_store(config.store_url)
+    code, out, _ = run(capsys, monkeypatch, ["drift", "--baseline", "240"])
+    assert code == 0 and "no drift" in out  # no incidents yet: nothing to compare, said plainly
+    for n in range(40):
+        store.record_failure(make_failure(dag_id="etl", task_id=f"t{n}", run_id="r",
+                                          message=f"zorblax quux flimflam wibble stage {n} glorped the snarfle"))
+    code, out, _ = run(capsys, monkeypatch, ["drift", "--baseline", "240", "--json"])
+    report = json.loads(out)
+    assert code == 3 and report["drift"] is True
+    assert report["unseen_vocabulary"]["p_value"] < 0.01
+    assert "zorblax" in {term for term, _ in report["unseen_vocabulary"]["top_terms"]}
+
+
+def test_train_stores_and_activates_a_new_version(config, capsys, monkeypatch):
+    code, out, _ = run(capsys, monkeypatch, ["train", "--n-per-class", "15", "--jobs", "1"])
+    assert code == 0 and "it is now the active model" in out
+    assert "knowledge entries" in out
+    [model] = __import__("airflow_healer.core.classify", fromlist=["list_models"]).list_models(
+        open_store(config.store_url))
+    assert model["active"] and model["meta"]["n_examples"] >= 12 * 15
+    code, out, _ = run(capsys, monkeypatch, ["classify"], b'{"text": "java.lang.OutOfMemoryError: Java heap space"}\n')
+    assert json.loads(out)["error_type"] == "memory_leak"

@@ -59,8 +59,9 @@ def load_model(config: HealerConfig, store: Store | None = None) -> Any:
 def save_model(store: Store, model: Any, *, activate: bool = True) -> str:
     """Keep ``model`` in the store as a new version (its ``metadata_['version']``); returns it."""
     version = str(model.metadata_["version"])
-    meta = {k: v for k, v in model.metadata_.items() if k in ("version", "created", "model", "n_examples",
-                                                             "data_sha256", "cv_macro_f1", "metrics")}
+    meta = {k: v for k, v in model.metadata_.items() if k in (
+        "version", "created", "model", "params", "n_examples", "training_sha256", "cv_best", "chosen",
+        "train_seconds")}
     store.put_blob(MODEL_PREFIX + version, model.to_bytes(), meta)
     if activate:
         activate_model(store, version)

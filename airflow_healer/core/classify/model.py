@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import sklearn
+from joblib import Parallel, delayed
 from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
@@ -142,7 +143,10 @@ class ErrorClassifier:
         est = self._estimator()
         if self.calibration:
             cv = StratifiedKFold(self.calibration_cv, shuffle=True, random_state=self.random_state)
-            est = CalibratedClassifierCV(est, method=self.calibration, cv=cv, ensemble=False)
+            # The calibration folds are independent fits: run them side by side when n_jobs allows.
+            est = CalibratedClassifierCV(
+                est, method=self.calibration, cv=cv, ensemble=False, n_jobs=self.n_jobs
+            )
         # BLAS threads fight each other (and joblib) on small shared machines: lbfgs runs 10-40x
         # slower oversubscribed than on one thread.
         with warnings.catch_warnings(), threadpool_limits(1):
@@ -362,14 +366,36 @@ def training_sha256(texts: Sequence[str], labels: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-#: The small grid of :func:`train`: a few settings per model family.
+#: The small grid of :func:`train`: a few settings per model family. Fifty trees score as well as a
+#: hundred in cross-validation on the generated corpus (macro-F1 0.998 both) at half the cost; the
+#: forest dominates training time, so its grid is what keeps :func:`train` under two minutes.
 DEFAULT_GRID: dict[str, list[dict[str, Any]]] = {
     "rf": [
-        {"n_estimators": 100, "max_features": "sqrt", "min_samples_leaf": 1, "max_depth": 60},
-        {"n_estimators": 100, "max_features": "sqrt", "min_samples_leaf": 2, "max_depth": 60},
+        {"n_estimators": 50, "max_features": "sqrt", "min_samples_leaf": 1, "max_depth": 60},
+        {"n_estimators": 50, "max_features": "sqrt", "min_samples_leaf": 2, "max_depth": 60},
     ],
     "linear": [{"C": 3.0}, {"C": 20.0}],
 }
+
+
+def _cv_task(
+    family: str,
+    params: Mapping[str, Any],
+    X: Any,
+    y: np.ndarray,
+    tr: np.ndarray,
+    te: np.ndarray,
+    random_state: int,
+) -> tuple[float, float]:
+    """Fit one candidate on one fold on a single thread: macro-F1 on the held-out part and seconds."""
+    t0 = time.perf_counter()
+    # One fit per worker, each on one core: joblib spreads the (candidate, fold) pairs over n_jobs.
+    est = _rf(params, random_state, 1) if family == "rf" else _linear(params, random_state)
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore", category=UserWarning)
+        est.fit(X[tr], y[tr])
+        score = f1_score(y[te], est.predict(X[te]), average="macro")
+    return float(score), time.perf_counter() - t0
 
 
 def train(
@@ -387,10 +413,13 @@ def train(
     """Pick the better of RandomForest and LogisticRegression by stratified CV macro-F1 and fit it.
 
     Features are learnt once on all rows before cross-validation: it leaks vocabulary statistics into
-    the folds, which inflates every candidate alike and makes the grid affordable.
+    the folds, which inflates every candidate alike and makes the grid affordable. Every
+    (candidate, fold) fit is one single-threaded job; ``n_jobs`` of them run at once, so the result
+    does not depend on ``n_jobs``, only the wall-clock time does.
 
     :param cv: number of stratified folds.
     :param grid: ``{"rf": [params, ...], "linear": [params, ...]}``; defaults to :data:`DEFAULT_GRID`.
+    :param n_jobs: parallel jobs for the cross-validation and the final calibrated fit.
     :param kwargs: passed on to :class:`ErrorClassifier` (vocabulary sizes).
     :return: the fitted classifier, with every candidate's CV figures in ``metadata_["cv"]``.
     """
@@ -399,29 +428,33 @@ def train(
     fe = FeatureExtractor(kwargs.get("word_max_features", 20_000), kwargs.get("char_max_features", 30_000))
     X = fe.fit_transform(list(texts), meta)
     y = np.asarray(labels, dtype=object)
+    features_seconds = time.perf_counter() - start
     folds = list(StratifiedKFold(cv, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y))
+    candidates = [(family, params) for family, settings in grid.items() for params in settings]
+    tasks = [(c, f) for c in range(len(candidates)) for f in range(len(folds))]
+    # Forests first: the slowest jobs started early leave no worker idle at the end.
+    tasks.sort(key=lambda cf: candidates[cf[0]][0] != "rf")
+    t0 = time.perf_counter()
+    out = Parallel(n_jobs=n_jobs)(
+        delayed(_cv_task)(candidates[c][0], candidates[c][1], X, y, *folds[f], random_state) for c, f in tasks
+    )
+    cv_seconds = time.perf_counter() - t0
+    by_task = dict(zip(tasks, out, strict=True))
     results: list[dict[str, Any]] = []
-    for family, settings in grid.items():
-        for params in settings:
-            t0 = time.perf_counter()
-            scores = []
-            for tr, te in folds:
-                est = _rf(params, random_state, n_jobs) if family == "rf" else _linear(params, random_state)
-                with warnings.catch_warnings(), threadpool_limits(1):
-                    warnings.simplefilter("ignore", category=UserWarning)
-                    est.fit(X[tr], y[tr])
-                scores.append(f1_score(y[te], est.predict(X[te]), average="macro"))
-            res = {
-                "model": family,
-                "params": params,
-                "cv_macro_f1": round(float(np.mean(scores)), 4),
-                "cv_macro_f1_std": round(float(np.std(scores)), 4),
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
-            log.info(
-                "cv %s %s: macro-F1 %.4f +- %.4f", family, params, res["cv_macro_f1"], res["cv_macro_f1_std"]
-            )
-            results.append(res)
+    for c, (family, params) in enumerate(candidates):
+        scores = [by_task[c, f][0] for f in range(len(folds))]
+        res = {
+            "model": family,
+            "params": params,
+            "cv_macro_f1": round(float(np.mean(scores)), 4),
+            "cv_macro_f1_std": round(float(np.std(scores)), 4),
+            # Time of its fold jobs added up (each on one core): with n_jobs > 1 they overlap.
+            "seconds": round(sum(by_task[c, f][1] for f in range(len(folds))), 1),
+        }
+        log.info(
+            "cv %s %s: macro-F1 %.4f +- %.4f", family, params, res["cv_macro_f1"], res["cv_macro_f1_std"]
+        )
+        results.append(res)
     # Ties go to the linear model: it is smaller and faster at the same score.
     best = max(results, key=lambda r: (r["cv_macro_f1"], r["model"] == "linear"))
     clf = ErrorClassifier(
@@ -450,8 +483,18 @@ def train(
             "cv_best": {
                 fam: {"params": r["params"], "cv_macro_f1": r["cv_macro_f1"]} for fam, r in by_family.items()
             },
+            "n_jobs": n_jobs,
+            "features_seconds": round(features_seconds, 1),
+            "cv_seconds": round(cv_seconds, 1),
             "train_seconds": round(time.perf_counter() - start, 1),
         }
+    )
+    log.info(
+        "train: features %.1fs, cv %.1fs, final fit %.1fs on %d jobs",
+        features_seconds,
+        cv_seconds,
+        clf.fit_seconds_,
+        n_jobs,
     )
     return clf
 

@@ -164,6 +164,26 @@ def test_train_compares_both_families(data):
     assert {"version", "created", "training_sha256", "n_examples"} <= set(md)
 
 
+def test_train_result_does_not_depend_on_n_jobs(data):
+    texts, labels, rows = data
+    grid = {"rf": [{"n_estimators": 8}], "linear": [{"C": 5.0}]}
+    one = train(texts, labels, rows, cv=3, grid=grid, n_jobs=1, **SMALL)
+    two = train(texts, labels, rows, cv=3, grid=grid, n_jobs=2, **SMALL)
+    assert [r["cv_macro_f1"] for r in one.metadata_["cv"]] == [r["cv_macro_f1"] for r in two.metadata_["cv"]]
+    assert one.model == two.model and two.metadata_["n_jobs"] == 2
+    np.testing.assert_allclose(one.predict_proba(texts[:20]), two.predict_proba(texts[:20]), atol=1e-9)
+    # Prediction stays on one core whatever the training used.
+    assert two.estimator_.n_jobs == 1
+    assert {"features_seconds", "cv_seconds", "train_seconds"} <= set(two.metadata_)
+
+
+def test_default_grid_searches_both_families_with_balanced_forests():
+    from airflow_healer.core.classify.model import DEFAULT_GRID, _rf
+
+    assert len(DEFAULT_GRID["rf"]) >= 2 and len(DEFAULT_GRID["linear"]) >= 2
+    assert all(_rf(p, 0, 1).class_weight == "balanced" for p in DEFAULT_GRID["rf"])
+
+
 # --- the shipped model ------------------------------------------------------------------------------
 
 
