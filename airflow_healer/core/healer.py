@@ -11,7 +11,7 @@ from airflow_healer.core.classify import Classifier, get_classifier
 from airflow_healer.core.config import HealerConfig
 from airflow_healer.core.remediate.engine import Decision, decide
 from airflow_healer.core.store import Store, open_store
-from airflow_healer.core.types import Classification, Failure, Incident
+from airflow_healer.core.types import Classification, Failure, Incident, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -95,5 +95,5 @@ class Healer:
                  "worked" if success else "failed", incident.error_type)
 
     def decide(self, incident: Incident, classification: Classification) -> Decision:
-        attempts = sum(1 for a in incident.actions if a.strategy != "observe" and a.outcome.value != "skipped")
+        attempts = sum(1 for a in incident.actions if a.outcome is not Outcome.SKIPPED)
         return decide(classification, attempts, self.config)
