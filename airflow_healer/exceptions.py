@@ -9,6 +9,9 @@
      ├── AirflowApiError        Airflow's REST API refused or failed a call
      │    └── RunNotFound       the DAG run or task instance no longer exists
      ├── ClassifierError        a model or knowledge file is unusable
+     │    ├── ModelFormatError      a model blob that is not ours, damaged, or from another version
+     │    ├── RetrievalIndexError   a stored retrieval index that cannot be loaded
+     │    └── KnowledgeImportError  a knowledge file rejected (every bad row listed); nothing imported
      └── NoStrategy             no remediation strategy claims an incident
 
 Adapters translate what their libraries raise into these (``raise StoreError(...) from exc``);
@@ -46,6 +49,30 @@ class RunNotFound(AirflowApiError):
 
 class ClassifierError(HealerError):
     pass
+
+
+class ModelFormatError(ClassifierError, ValueError):
+    """A model blob that is not ours, is damaged, or was written by an incompatible version."""
+
+
+class RetrievalIndexError(ClassifierError, ValueError):
+    """A serialised index could not be loaded (wrong format, version or damaged bytes)."""
+
+
+class KnowledgeImportError(ClassifierError, ValueError):
+    """A knowledge file was rejected; nothing from it was imported.
+
+    :param message: what is wrong with the file as a whole, and how to fix it.
+    :param errors: one ``RowError`` per bad row (empty for file-level problems).
+    """
+
+    def __init__(self, message: str, errors: list | None = None) -> None:
+        self.errors = list(errors or [])
+        if self.errors:
+            shown = "; ".join(str(e) for e in self.errors[:10])
+            more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
+            message = f"{message}: {shown}{more}"
+        super().__init__(message)
 
 
 class NoStrategy(HealerError):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_healer.core.types import ErrorType
+from airflow_healer.exceptions import KnowledgeImportError
 
 log = logging.getLogger(__name__)
 
@@ -112,22 +113,6 @@ _SEED_PATH = Path(__file__).with_name("data") / "knowledge_seed.jsonl"
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-class KnowledgeImportError(ValueError):
-    """A knowledge file was rejected; nothing from it was imported.
-
-    :param message: what is wrong with the file as a whole, and how to fix it.
-    :param errors: one :class:`RowError` per bad row (empty for file-level problems).
-    """
-
-    def __init__(self, message: str, errors: list[RowError] | None = None) -> None:
-        self.errors: list[RowError] = list(errors or [])
-        if self.errors:
-            shown = "; ".join(str(e) for e in self.errors[:10])
-            more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
-            message = f"{message}: {shown}{more}"
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from airflow_healer.core.classify.features import FeatureExtractor, prepare
 from airflow_healer.core.types import Classification, ErrorType
+from airflow_healer.exceptions import ModelFormatError
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,6 @@ _MAGIC = b"AIRFLOW_HEALER_CLASSIFIER\n"
 DEFAULT_MODEL_FILE = "error_classifier.bin"
 
 Meta = Sequence[Mapping[str, Any] | None] | None
-
-
-class ModelFormatError(ValueError):
-    """A model blob that is not ours, is damaged, or was written by an incompatible version."""
 
 
 def _rf(params: Mapping[str, Any], random_state: int, n_jobs: int) -> RandomForestClassifier:

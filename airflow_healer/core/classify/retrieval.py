@@ -38,6 +38,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from airflow_healer.core.normalize import normalize
+from airflow_healer.exceptions import RetrievalIndexError
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,6 @@ DEFAULT_FIELD_WEIGHTS: dict[str, float] = {"message": 1.0, "title": 0.5, "contex
 # A merge is triggered when this many segments have sizes within a factor of MERGE_FACTOR.
 MERGE_FACTOR = 4
 _MAX_QUERY_CHARS = 20_000
-
-
-class RetrievalIndexError(ValueError):
-    """A serialised index could not be loaded (wrong format, version or damaged bytes)."""
 
 
 @dataclass(frozen=True)
