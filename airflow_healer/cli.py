@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airflow_healer.core.config import HealerConfig
 from airflow_healer.exceptions import HealerError
+
+#: Bytes of one input line that are read; the normaliser caps the text further.
+MAX_LINE_BYTES = 1_000_000
 
 
 def _store(args: argparse.Namespace):
@@ -70,23 +73,42 @@ def cmd_replay(args: argparse.Namespace) -> int:
 # -- classification -----------------------------------------------------------------------
 
 
+def _iter_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """(line number, row, error) for each non-blank line of a JSON-lines file or stdin (``-``).
+
+    Streams: a file of any length costs one line of memory at a time (each line's text capped).
+    """
+    stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
+    try:
+        for number, raw in enumerate(stream, start=1):
+            if len(raw) > MAX_LINE_BYTES:
+                yield number, None, f"line {number}: {len(raw):,} bytes, over the {MAX_LINE_BYTES:,} a line may have"
+                continue
+            line = raw.decode("utf-8", errors="replace")
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                yield number, None, f"line {number}: not JSON ({exc})"
+                continue
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                yield number, None, f"line {number}: needs an object with a string 'text'"
+                continue
+            row.setdefault("id", str(number))
+            yield number, row, ""
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
 def _read_jsonl(path: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows of a JSON-lines file (or stdin for ``-``), and one error message per bad line."""
-    raw = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
     rows, errors = [], []
-    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            errors.append(f"line {number}: not JSON ({exc})")
-            continue
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            errors.append(f"line {number}: needs an object with a string 'text'")
-            continue
-        row.setdefault("id", str(number))
-        rows.append(row)
+    for _, row, error in _iter_jsonl(path):
+        if row is None:
+            errors.append(error)
+        else:
+            rows.append(row)
     return rows, errors
 
 
@@ -115,18 +137,28 @@ def _batch_classify(classifier: Any) -> Any:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    rows, errors = _read_jsonl(args.file)
-    for error in errors:
-        print(f"airflow-healer classify: {error}", file=sys.stderr)
     classify = _batch_classify(_classifier(args))
-    for start in range(0, len(rows), 512):
-        chunk = rows[start:start + 512]
+    errors = 0
+    chunk: list[dict[str, Any]] = []
+
+    def flush() -> None:
         for row, c in zip(chunk, classify(chunk), strict=True):
             print(json.dumps({
                 "id": row["id"], "error_type": c.error_type.value, "confidence": round(c.confidence, 4),
                 "strategy": c.strategy,
                 "similar": [{"id": s["id"], "score": s["score"], "error_type": s["error_type"]} for s in c.similar],
             }))
+        chunk.clear()
+
+    for _, row, error in _iter_jsonl(args.file):
+        if row is None:
+            errors += 1
+            print(f"airflow-healer classify: {error}", file=sys.stderr)
+            continue
+        chunk.append(row)
+        if len(chunk) == 512:
+            flush()
+    flush()
     return 1 if errors else 0
 
 

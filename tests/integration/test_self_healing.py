@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from airflow_healer.core.store import open_store
 from tests.integration.conftest import MAX_ATTEMPTS
 
 pytestmark = pytest.mark.integration
@@ -40,6 +41,11 @@ def test_the_same_run_ends_success_after_the_healer_retried(airflow, runs):
     assert incident["failures"][0]["exception_type"] == "TimeoutError"
     assert incident["failures"][0]["operator"] == "_PythonDecoratedOperator"
     assert incident["failures"][0]["source"] == "callback"
+
+    # The healer learnt from it: the next similar error finds this incident in the knowledge base.
+    learnt = [r for r in open_store(f"sqlite:///{airflow.home / 'healer.db'}").list_knowledge()
+              if r["source"] == f"incident:{incident['id']}"]
+    assert [(r["error_type"], r["strategy"], r["success_count"]) for r in learnt] == [("network_timeout", "retry", 1)]
 
 
 def test_a_task_that_always_fails_leaves_the_run_failed(airflow, runs):

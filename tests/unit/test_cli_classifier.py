@@ -32,6 +32,13 @@ def test_classify_reads_json_lines_and_reports_bad_ones(config, capsys, monkeypa
     assert all({"id", "score", "error_type"} == set(s) for s in rows[0]["similar"])
 
 
+def test_classify_refuses_an_oversized_line_and_goes_on(config, capsys, monkeypatch):
+    huge = json.dumps({"text": "x" * 2_000_000}).encode()
+    code, out, err = run(capsys, monkeypatch, ["classify"], huge + b'\n{"text": "Read timed out"}\n')
+    assert code == 1 and "line 1: 2,000,013 bytes" in err
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["2"]
+
+
 def test_evaluate_reports_both_views(config, capsys, monkeypatch, tmp_path):
     data = tmp_path / "eval.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in [
