@@ -1,7 +1,9 @@
-"""For a plugins/ folder install (a Composer bucket): the plugin lives in the airflow_healer package.
-
-A pip-installed airflow_healer registers the plugin through its provider entry point already;
-this file is only for environments that load plugins from the folder.
+"""For a plugins/ folder install (a Composer bucket) where airflow_healer is not pip-installed as a package
+with its entry points. A pip-installed airflow_healer registers the plugin through the ``airflow.plugins``
+entry point already, so this file then defines nothing (Airflow would skip a second copy with a warning).
 """
 
-from airflow_healer.plugin import HealerPlugin  # noqa: F401
+from importlib.metadata import entry_points
+
+if not any(ep.value.startswith("airflow_healer.plugin") for ep in entry_points(group="airflow.plugins")):
+    from airflow_healer.plugin import HealerPlugin  # noqa: F401

@@ -21,7 +21,8 @@ def airflow(tmp_path_factory):
         "AIRFLOW__HEALER__POLL_INTERVAL_SECONDS": "1",
         "AIRFLOW__HEALER__MAX_ATTEMPTS": str(MAX_ATTEMPTS),
     }
-    instance = LocalAirflow(home, dags_folder=ROOT / "dags", plugins_folder=ROOT / "plugins", env=env)
+    # No plugins folder: the plugin must load through the installed package, as it does for pip users.
+    instance = LocalAirflow(home, dags_folder=ROOT / "dags", env=env)
     instance.start()
     pgid = os.getpgid(instance.process.pid)
     yield instance
