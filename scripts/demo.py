@@ -21,6 +21,10 @@ def port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8080, help="API server port (a free one if it is taken)")
@@ -33,7 +37,9 @@ def main() -> int:
         env={"AIRFLOW__HEALER__RETRY_BACKOFF_SECONDS": "2", "AIRFLOW__HEALER__POLL_INTERVAL_SECONDS": "1"},
     )
     # Ctrl-C (or a TERM) lands here as KeyboardInterrupt, so the finally below stops the whole group.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # SIGINT explicitly too: a shell that starts us in the background leaves it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"==> starting Airflow (AIRFLOW_HOME={HOME}, log: {airflow.log_path}) ...", flush=True)
         started = time.monotonic()
