@@ -23,6 +23,24 @@ from airflow_healer.core.classify.model import DEFAULT_MODEL_FILE, ErrorClassifi
 DEFAULT_DEV = os.environ.get("HEALER_DEV_SET", "")
 
 
+#: Messages that name no cause: a model that knows it cannot tell answers each below min_confidence.
+UNINFORMATIVE_PROBES = [
+    "something went wrong",
+    "zorblax quux flimflam wibble glorped the snarfle",
+    "Process exited with return code 1",
+    "ValueError: invalid literal for int() with base 10: 'abc'",
+    "Task failed with no captured error (state failed); see the task log. The task may have been killed "
+    "(OOM, heartbeat timeout) before its callback ran.",
+    "Job failed",
+    "RuntimeError",
+    "KeyError: 'customer'",
+    "AssertionError: row counts differ",
+    "Unexpected failure in step load_orders",
+    "Command '['bash', 'run.sh']' returned non-zero exit status 2.",
+]
+MIN_CONFIDENCE = 0.35
+
+
 def _rows(path: str) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
@@ -68,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("\n(no dev set given: pass --dev or set HEALER_DEV_SET; quality figures skipped)")
         texts = [r["text"] for r in corpus.generate(n_per_class=10, seed=99)]
+
+    probs = clf.predict_proba(UNINFORMATIVE_PROBES).max(axis=1)
+    print(
+        f"\nuninformative probes: {sum(p < MIN_CONFIDENCE for p in probs)}/{len(probs)} below "
+        f"min_confidence {MIN_CONFIDENCE}, max probability {max(probs):.3f}"
+    )
+    for text, p in zip(UNINFORMATIVE_PROBES, probs, strict=True):
+        print(f"  {p:.3f}  {text[:90]!r}")
 
     # Latency of one classification, as the failure callback calls it.
     for t in texts[:20]:

@@ -4,6 +4,8 @@ Usage: python scripts/build_default_model.py [--n-per-class 1700] [--seed 0] [--
 
 Prints the cross-validated figures of every candidate and writes the model next to the package data
 (``airflow_healer/core/classify/data/error_classifier.bin``) unless ``--out`` says otherwise.
+``train`` adds the uninformative messages of ``corpus.generate_uninformative`` (same seed), so the
+model answers messages that name no cause with low confidence.
 The real-world evaluation set is never read here: it is for evaluation only.
 """
 
@@ -54,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['model']:8} {json.dumps(r['params']):70} {r['cv_macro_f1']:12.4f} {r['cv_macro_f1_std']:7.4f} {r['seconds']:6.1f}"
         )
     print(f"chosen: {md['chosen']} {json.dumps(md['params'])}; calibration {md['calibration']}")
+    print(
+        f"uninformative: {md['n_uninformative']} messages that name no cause, each trained once per class "
+        f"(corpus.generate_uninformative, seed {args.seed})"
+    )
     print(f"features: {md['n_features']}; training data sha256 {md['training_sha256'][:16]}...")
     print(
         f"train() total {md['train_seconds']}s, final fit {md['fit_seconds']}s; model {len(blob) / 1e6:.2f} MB -> {args.out.name}"

@@ -3048,3 +3048,222 @@ _PLAIN: dict[str, list[str]] = {
 
 for _label, _phrases in _PLAIN.items():
     TEMPLATES[_label].extend(("other", p) for p in _phrases)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Uninformative messages: failures that name no cause. Generic wrappers ("Task failed", exit code 1),
+# bare exception class names, empty tracebacks, "see the logs", generic Python errors on application
+# data and made-up words. They have no label: the classifier is taught that they carry no signal (each
+# is trained once per class, see ``model.train``), so it answers them with low confidence and the healer
+# escalates instead of acting on a guess. Exit codes stay generic on purpose: 137 and SIGKILL name an
+# OOM kill and belong to the labelled templates.
+# ---------------------------------------------------------------------------------------------------
+
+_SYLLABLES = (
+    "zor bla qu fli wib glo snar fro bni ka ple mo tu rix zan vel dor pim wug thr ob ny sk ee ga lum "
+    "bo pe xi yol cra nu fen dri spo tar kel mip zu"
+).split()
+_NONSENSE_ENDS = ["", "", "", "x", "le", "er", "ed", "ing", "ux", "ob", "ity", "s"]
+
+
+def _r_nonsense(r: random.Random) -> str:
+    """A made-up word: it means nothing, so its character n-grams must not decide the class."""
+    word = "".join(r.choice(_SYLLABLES) for _ in range(r.randint(1, 3))) + r.choice(_NONSENSE_ENDS)
+    return word if len(word) > 2 else word + r.choice(_SYLLABLES)
+
+
+_GENERIC_EXCEPTIONS = (
+    "Exception RuntimeError ValueError TypeError KeyError AssertionError AttributeError IndexError "
+    "NotImplementedError ZeroDivisionError LookupError StopIteration NameError "
+    "airflow.exceptions.AirflowException airflow.exceptions.AirflowFailException "
+    "java.lang.RuntimeException java.lang.NullPointerException java.lang.IllegalStateException "
+    "java.lang.IllegalArgumentException org.apache.spark.SparkException"
+).split()
+_DICT_KEYS = "data results items id name value next kind type meta attributes records entries 0 1 -1".split()
+_GARBAGE = ["abc", "", "N/A", "foo", "null", "None", "x", "12a", "?", "n.a.", "one", "TRUE"]
+
+_SLOTS.update(
+    {
+        "gib": _r_nonsense,
+        "gib2": _r_nonsense,
+        "gib3": _r_nonsense,
+        "gib4": _r_nonsense,
+        "Gib": lambda r: _r_nonsense(r).capitalize(),
+        "Gib2": lambda r: _r_nonsense(r).capitalize(),
+        "exc": lambda r: r.choice(_GENERIC_EXCEPTIONS),
+        "key": lambda r: r.choice(_DICT_KEYS),
+        "junk": lambda r: r.choice(_GARBAGE),
+        "rc": lambda r: r.choice(["1", "1", "1", "2", "255", "-1", "3", "127"]),
+        "state": lambda r: r.choice(["failed", "up_for_retry", "upstream_failed", "failed"]),
+        "try": lambda r: str(r.randint(1, 4)),
+    }
+)
+
+UNINFORMATIVE: list[_T] = [
+    # Exit codes and wrappers that only say that something failed.
+    ("airflow", "Task exited with return code {rc}"),
+    ("airflow", "Process exited with return code {rc}"),
+    (
+        "airflow",
+        "airflow.exceptions.AirflowException: Bash command failed. The command returned a non-zero exit code {rc}.",
+    ),
+    ("airflow", "AirflowException: Task failed"),
+    ("airflow", "Task failed"),
+    ("airflow", "Task {dag}.{task} failed"),
+    ("airflow", "Task {task} failed (try {try} of 4); marking as {state}"),
+    ("airflow", "Task failed with exception"),
+    ("airflow", "ERROR - Task failed with exception\nNone"),
+    ("airflow", "Failed to execute job {n} for task {task}"),
+    ("airflow", "Task instance {dag}.{task} is in state {state}"),
+    ("airflow", "Dag run {dag} failed: one or more tasks failed"),
+    ("airflow", "airflow.exceptions.AirflowFailException: {task} failed"),
+    ("airflow", "airflow.exceptions.AirflowException: Task {task} failed: see logs for details"),
+    (
+        "airflow",
+        "Task failed with no captured error (state {state}); see the task log. The task may have been killed (OOM, heartbeat timeout) before its callback ran.",
+    ),
+    ("airflow", "Executor reported that the task instance {dag}.{task} finished with state failed"),
+    (
+        "python",
+        "subprocess.CalledProcessError: Command '['python', '{task}.py']' returned non-zero exit status {rc}.",
+    ),
+    ("python", "Command returned non-zero exit status {rc}"),
+    ("python", "Command '{binary} run' returned non-zero exit status {rc}."),
+    ("python", "Process finished with exit code {rc}"),
+    ("python", "sys.exit({rc})"),
+    ("python", "SystemExit: {rc}"),
+    ("k8s", "airflow.exceptions.AirflowException: Pod {pod} returned a failure."),
+    ("k8s", "Pod {pod} failed; container {container} terminated with exit code {rc}, reason: Error"),
+    ("k8s", "command terminated with exit code {rc}"),
+    ("k8s", "Back-off restarting failed container {container} in pod {pod}"),
+    ("k8s", "Error: container {container} is in CrashLoopBackOff"),
+    ("k8s", "Error: exit status {rc}"),
+    ("k8s", "Job {pod} has reached the specified backoff limit"),
+    ("spark", "Job aborted."),
+    (
+        "spark",
+        "org.apache.spark.SparkException: Job aborted due to stage failure: Task {small} in stage {small2}.0 failed 4 times; most recent failure: java.lang.NullPointerException",
+    ),
+    ("spark", "Application application_{n}_{n2} finished with failed status"),
+    ("spark", "Job {jobid} failed. Driver exited with code {rc}"),
+    ("dataflow", "Workflow failed."),
+    ("dataflow", "Job {jobid} failed with state JOB_STATE_FAILED"),
+    ("dataflow", "Dataflow pipeline failed. State: FAILED"),
+    ("bigquery", "Job {jobid} failed; see the job history for details"),
+    ("dbt", "Completed with 1 error and 0 warnings"),
+    ("dbt", "Failure in model {table} ({dag}/models/{table}.sql); see logs for details"),
+    ("dbt", "Encountered an error:\nNone"),
+    ("other", "Job failed"),
+    ("other", "Job {jobid} failed"),
+    ("other", "Step {task} failed"),
+    ("other", "Pipeline failed"),
+    ("other", "FAILED"),
+    ("other", "Error"),
+    ("other", "error: {rc}"),
+    ("other", "Exit code: {rc}"),
+    ("other", "make: *** [Makefile:{line}: run] Error {rc}"),
+    ("other", "##[error]Process completed with exit code {rc}."),
+    ("other", "Something went wrong"),
+    ("other", "Something went wrong, please try again"),
+    ("other", "Oops, something unexpected happened"),
+    ("other", "An unexpected error occurred"),
+    ("other", "An error occurred. See logs for details."),
+    ("other", "Unknown error"),
+    ("other", "Unhandled exception in {task}"),
+    ("other", "Execution failed"),
+    ("other", "The job failed. Check the logs for more information."),
+    ("other", "Error occurred while running {task}; see logs for details"),
+    ("other", "For more details see the log file at /var/log/{dag}/{task}.log"),
+    ("other", "Fatal error in {task}, aborting"),
+    ("other", "failed"),
+    ("other", "{task}: failed"),
+    # Bare exception names and empty tracebacks.
+    ("python", "{exc}"),
+    ("python", "{exc}: None"),
+    ("python", "{exc}: "),
+    ("python", "{exc}()"),
+    ("python", "Traceback (most recent call last):\n{exc}"),
+    ("java", 'Exception in thread "main" {exc}'),
+    ("java", "Caused by: {exc}: null"),
+    ("java", "java.lang.RuntimeException: null"),
+    ("java", "java.lang.NullPointerException"),
+    ("java", "java.lang.IllegalStateException: Unexpected state"),
+    # Generic Python errors on application data: the bug is in the code, not in any of the twelve types.
+    ("python", "ValueError: invalid literal for int() with base 10: '{junk}'"),
+    ("python", "ValueError: too many values to unpack (expected {small})"),
+    ("python", "ValueError: not enough values to unpack (expected {small}, got {small2})"),
+    ("python", "ValueError: math domain error"),
+    ("python", "KeyError: '{key}'"),
+    ("python", "KeyError: {small}"),
+    ("python", "IndexError: list index out of range"),
+    ("python", "IndexError: tuple index out of range"),
+    ("python", "TypeError: unsupported operand type(s) for +: 'int' and 'str'"),
+    ("python", "TypeError: 'NoneType' object is not subscriptable"),
+    ("python", "TypeError: 'NoneType' object is not iterable"),
+    ("python", 'TypeError: can only concatenate str (not "int") to str'),
+    ("python", "TypeError: {task}() missing 1 required positional argument: '{key}'"),
+    ("python", "TypeError: '<' not supported between instances of 'str' and 'int'"),
+    ("python", "AttributeError: 'NoneType' object has no attribute '{key}'"),
+    ("python", "AttributeError: 'dict' object has no attribute '{key}'"),
+    ("python", "AssertionError"),
+    ("python", "AssertionError: {small} != {small2}"),
+    ("python", "AssertionError: expected True, got False"),
+    ("python", "ZeroDivisionError: division by zero"),
+    ("python", "NameError: name '{key}' is not defined"),
+    ("python", "UnboundLocalError: local variable '{key}' referenced before assignment"),
+    ("python", "RuntimeError: dictionary changed size during iteration"),
+    ("python", "NotImplementedError"),
+    ("python", "StopIteration"),
+    ("python", "RuntimeError: {task} failed"),
+    ("python", "Exception: {task} failed"),
+    ("python", "Exception: something went wrong in {task}"),
+    ("python", "RuntimeError: unexpected result"),
+    # Made-up words.
+    ("other", "{gib} {gib2} {gib3}"),
+    ("other", "{gib} {gib2} the {gib3}"),
+    ("other", "{gib} {gib2} {gib3} {gib4} the {gib}"),
+    ("other", "{Gib}Error: {gib2} {gib3}"),
+    ("other", "{Gib}Exception: the {gib2} could not be {gib3}ed"),
+    ("other", "failed to {gib} the {gib2}: {gib3}"),
+    ("other", "{gib}: {gib2}"),
+    ("other", "error while {gib}ing {gib2}"),
+    ("other", "{Gib} {gib2} {gib3}ed the {gib4}"),
+    ("python", "{gib}.{Gib2}Error: {gib3} {gib4}"),
+    ("other", "{task} {gib} {gib2}"),
+]
+
+
+def generate_uninformative(n: int = 600, seed: int = 0, wrap: bool = True) -> list[Row]:
+    """Generate ``n`` messages that name no cause, the same for the same arguments.
+
+    :param n: number of messages; templates are cycled so that each is used about equally often.
+    :param seed: seed of the generator's private ``random.Random``.
+    :param wrap: put messages into the same log shapes as :func:`generate` (some also into a Python
+        traceback that ends in nothing telling).
+    :return: rows ``{"text", "label", "system", "exception_type", "operator"}`` with ``label`` None:
+        these rows have no error type.
+    """
+    r = random.Random(seed)
+    order = list(range(len(UNINFORMATIVE)))
+    rows: list[Row] = []
+    for i in range(n):
+        if i % len(order) == 0:
+            r.shuffle(order)
+        system, template = UNINFORMATIVE[order[i % len(order)]]
+        message = _fill(template, r)
+        exc = _exception_type(message)
+        message = _strip_exception(r, message)
+        if wrap:
+            message = _py_traceback(r, message) if r.random() < 0.1 else _wrap(r, message)
+        rows.append(
+            {
+                "text": message,
+                "label": None,
+                "system": system,
+                "exception_type": exc if r.random() < 0.7 else None,
+                "operator": r.choice(_OPERATORS.get(system, _OPERATORS["other"]))
+                if r.random() < 0.6
+                else None,
+            }
+        )
+    return rows

@@ -76,3 +76,77 @@ def test_corpus_and_evaluate_import_without_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# --- the uninformative family --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def uninformative():
+    return corpus.generate_uninformative(n=400, seed=7)
+
+
+def test_uninformative_is_deterministic():
+    assert corpus.generate_uninformative(n=50, seed=3) == corpus.generate_uninformative(n=50, seed=3)
+    assert corpus.generate_uninformative(n=50, seed=3) != corpus.generate_uninformative(n=50, seed=4)
+
+
+def test_uninformative_rows_have_no_label(uninformative):
+    assert len(uninformative) == 400
+    for r in uninformative:
+        assert set(r) == {"text", "label", "system", "exception_type", "operator"}
+        assert r["label"] is None and r["text"].strip()
+
+
+def test_uninformative_rows_fill_every_slot(uninformative):
+    for r in uninformative:
+        assert not re.search(r"\{(?:[a-z]+[0-9]?|[A-Z][a-z]*[0-9]?|[A-Z]{1,5})\}", r["text"]), r["text"]
+        assert not re.search(r"\(\([^()]*\|", r["text"]), r["text"]
+
+
+def test_uninformative_templates_are_all_used():
+    n = len(corpus.UNINFORMATIVE)
+    rows = corpus.generate_uninformative(n=n, seed=0, wrap=False)
+    # One full cycle uses every template once: the system of each row tells its template's family.
+    assert Counter(r["system"] for r in rows) == Counter(system for system, _ in corpus.UNINFORMATIVE)
+
+
+def test_uninformative_exit_codes_stay_generic(uninformative):
+    # 137, SIGKILL and OOMKilled name an OOM kill: they belong to labelled templates, not here.
+    for r in uninformative:
+        assert not re.search(r"\b137\b|SIGKILL|OOMKilled|Negsignal", r["text"]), r["text"]
+
+
+@pytest.mark.parametrize(
+    "needle",
+    [
+        "return code 1",
+        "non-zero exit status",
+        "Task failed",
+        "see logs for details",
+        "Something went wrong",
+        "ValueError: invalid literal for int()",
+        "Task failed with no captured error",
+        "Traceback (most recent call last):",
+    ],
+)
+def test_uninformative_covers_the_generic_shapes(uninformative, needle):
+    assert any(needle in r["text"] for r in uninformative)
+
+
+def test_uninformative_has_made_up_words_and_bare_exceptions():
+    rows = corpus.generate_uninformative(n=len(corpus.UNINFORMATIVE) * 3, seed=2, wrap=False)
+    texts = {r["text"] for r in rows}
+    assert any(t in texts for t in ("RuntimeError", "Exception", "AssertionError", "NotImplementedError"))
+    vocab = set(" ".join(corpus._WORDS).split())
+    made_up = [t for t in texts if re.fullmatch(r"[a-z]+ [a-z]+ [a-z]+", t) and not set(t.split()) & vocab]
+    assert made_up
+
+
+def test_uninformative_wrapping_matches_the_labelled_corpus():
+    bare = corpus.generate_uninformative(n=200, seed=1, wrap=False)
+    wrapped = corpus.generate_uninformative(n=200, seed=1)
+    frame = re.compile(r"^Traceback \(most recent call last\):\n  File ", re.M)
+    assert not any(frame.search(r["text"]) for r in bare)
+    assert any(frame.search(r["text"]) for r in wrapped)
+    assert any("{taskinstance.py:" in r["text"] for r in wrapped)

@@ -10,6 +10,7 @@ import pytest
 
 from airflow_healer.core.classify import corpus
 from airflow_healer.core.classify.model import (
+    UNINFORMATIVE_SHARE,
     ErrorClassifier,
     ModelFormatError,
     load_default,
@@ -127,10 +128,11 @@ def test_explain_returns_telling_terms(fitted):
     assert any(w in joined for w in ("space", "left", "device", "errno 28", "28"))
 
 
+@pytest.mark.parametrize("calibration", ["temperature", "sigmoid"])
 @pytest.mark.parametrize("meta", [None, "rows"])
-def test_fast_path_matches_scikit_learn(data, meta):
+def test_fast_path_matches_scikit_learn(data, meta, calibration):
     texts, labels, rows = data
-    clf = ErrorClassifier(**SMALL).fit(texts, labels, rows)
+    clf = ErrorClassifier(calibration=calibration, **SMALL).fit(texts, labels, rows)
     probe = texts[:30] + ["", "totally novel words", "x" * 50_000]
     m = rows[:30] + [None, None, None] if meta else None
     X = clf.features_.transform(probe, m)
@@ -184,6 +186,56 @@ def test_default_grid_searches_both_families_with_balanced_forests():
     assert all(_rf(p, 0, 1).class_weight == "balanced" for p in DEFAULT_GRID["rf"])
 
 
+# --- messages that name no cause ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_uninformative(data):
+    texts, labels, rows = data
+    unk = corpus.generate_uninformative(n=120, seed=5)
+    return ErrorClassifier(**SMALL).fit(texts, labels, rows, uninformative=unk)
+
+
+def test_uninformative_messages_lower_the_confidence(data, fitted, with_uninformative):
+    probe = [r["text"] for r in corpus.generate_uninformative(n=60, seed=99)]
+    before = fitted.predict_proba(probe).max(axis=1)
+    after = with_uninformative.predict_proba(probe).max(axis=1)
+    assert np.median(after) < 0.5 * np.median(before)
+    assert np.median(after) < 0.35
+
+
+def test_uninformative_messages_keep_clear_ones_right(data, with_uninformative):
+    texts, labels, _ = data
+    held_out = corpus.generate(n_per_class=5, seed=12)
+    predicted = with_uninformative.predict([r["text"] for r in held_out])
+    assert np.mean(predicted == np.asarray([r["label"] for r in held_out], dtype=object)) > 0.9
+
+
+def test_fit_takes_uninformative_texts_or_rows(data):
+    texts, labels, _ = data
+    unk = ["Task failed", "Job failed", "something went wrong"]
+    clf = ErrorClassifier(**SMALL).fit(texts, labels, uninformative=unk)
+    rows = [{"text": t, "exception_type": None} for t in unk]
+    again = ErrorClassifier(**SMALL).fit(texts, labels, uninformative=rows)
+    assert clf.metadata_["n_uninformative"] == again.metadata_["n_uninformative"] == 3
+    assert clf.metadata_["n_examples"] == len(texts)
+    # The digest covers what the model learnt from, uninformative messages included.
+    plain = ErrorClassifier(**SMALL).fit(texts, labels)
+    assert plain.metadata_["n_uninformative"] == 0
+    assert plain.metadata_["training_sha256"] != clf.metadata_["training_sha256"]
+
+
+def test_train_adds_uninformative_messages_by_default(data):
+    texts, labels, rows = data
+    grid = {"linear": [{"C": 5.0}]}
+    default = train(texts, labels, rows, cv=3, grid=grid, **SMALL)
+    assert default.metadata_["n_uninformative"] == round(len(texts) * UNINFORMATIVE_SHARE)
+    none = train(texts, labels, rows, cv=3, grid=grid, uninformative=False, **SMALL)
+    assert none.metadata_["n_uninformative"] == 0
+    given = train(texts, labels, rows, cv=3, grid=grid, uninformative=["Task failed"] * 4, **SMALL)
+    assert given.metadata_["n_uninformative"] == 4
+
+
 # --- the shipped model ------------------------------------------------------------------------------
 
 
@@ -234,3 +286,45 @@ def test_shipped_model_gets_clear_messages_right(shipped, text, expected):
 def test_shipped_model_knows_all_types(shipped):
     assert set(shipped.classes_) == {t.value for t in ErrorType.known()}
     assert shipped.metadata_["chosen"] in {"rf", "linear"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Reported by users: confidently wrong before the model learnt uninformative messages.
+        "something went wrong",
+        "zorblax quux flimflam wibble glorped the snarfle",
+        "Process exited with return code 1",
+        "ValueError: invalid literal for int() with base 10: 'abc'",
+        "Task failed with no captured error (state failed); see the task log. The task may have been "
+        "killed (OOM, heartbeat timeout) before its callback ran.",
+        # Written for this test, not taken from the corpus templates.
+        "Job failed",
+        "RuntimeError",
+        "ERROR - the run did not succeed, please check the logs",
+        'Traceback (most recent call last):\n  File "/opt/airflow/dags/sales.py", line 12, in run\n'
+        "    main()\nException",
+        "KeyError: 'customer'",
+        "TypeError: 'int' object is not callable",
+        "IndexError: list index out of range",
+        "blorptastic fizzwhang kerplunked near the grommet",
+        "Command '['bash', 'run.sh']' returned non-zero exit status 2.",
+        "[2025-03-02T10:00:01.000+00:00] {taskinstance.py:441} ERROR - Task failed with exception\n"
+        "exit status 1",
+    ],
+)
+def test_shipped_model_is_unsure_about_uninformative_messages(shipped, text):
+    result = shipped.classify(text)
+    # Below [healer] min_confidence (0.35) the healer escalates instead of acting on a guess.
+    assert result.confidence < 0.35, (result.error_type, result.confidence)
+
+
+def test_shipped_model_is_confident_on_clear_messages(shipped):
+    clear = [
+        "OSError: [Errno 28] No space left on device while writing /tmp/spool/batch.csv",
+        "java.lang.OutOfMemoryError: Java heap space",
+        "ModuleNotFoundError: No module named 'great_expectations'",
+        "PermissionError: [Errno 13] Permission denied: '/srv/exports/out.csv'",
+        "429 Too Many Requests: slow down, you exceeded 100 requests per minute",
+    ]
+    assert shipped.predict_proba(clear).max(axis=1).min() > 0.8
