@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from functools import cached_property
 
@@ -69,25 +68,17 @@ class Healer:
             return
         from airflow_healer.core.classify.knowledge import KnowledgeEntry
 
-        entry_id = f"incident-{incident.fingerprint or incident.id}-{incident.error_type.value}"
-        knowledge = getattr(self.classifier, "knowledge", None)
-        known = knowledge.get(entry_id) if knowledge is not None else None
-        if known is not None:
-            entry = dataclasses.replace(known)
-        else:
-            entry = KnowledgeEntry(
-                id=entry_id, kind="historical_error", title=f"{incident.dag_id}.{incident.task_id}",
-                message=incident.message, error_type=incident.error_type.value, strategy=strategy,
-                solution=f"The healer's {strategy} strategy, applied in the same DAG run.",
-                source=f"incident:{incident.id}", confidence=0.8,
-                context=f"operator {incident.operator or '?'}; exception {incident.exception_type or '?'}",
-            )
-        if success:
-            entry.success_count += 1
-        else:
-            entry.failure_count += 1
+        entry = KnowledgeEntry(
+            id=f"incident-{incident.fingerprint or incident.id}-{incident.error_type.value}",
+            kind="historical_error", title=f"{incident.dag_id}.{incident.task_id}",
+            message=incident.message, error_type=incident.error_type.value, strategy=strategy,
+            solution=f"The healer's {strategy} strategy, applied in the same DAG run.",
+            source=f"incident:{incident.id}", confidence=0.8,
+            context=f"operator {incident.operator or '?'}; exception {incident.exception_type or '?'}",
+        )
         entry = KnowledgeEntry.from_record(entry.to_record())  # the same validation as an import
-        self.store.put_knowledge([entry.to_record()], source=f"incident:{incident.id}")
+        # The count is read and written in one store transaction: concurrent healers both count.
+        entry = KnowledgeEntry.from_record(self.store.record_knowledge_outcome(entry.to_record(), success))
         add = getattr(self.classifier, "add_knowledge", None)
         if add is not None:
             add([entry])

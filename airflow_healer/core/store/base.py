@@ -52,6 +52,9 @@ class Store(Protocol):
     def put_knowledge(self, records: list[dict[str, Any]], source: str = "") -> None:
         """Insert or replace knowledge-base records (plain dicts with an ``id``), all or none."""
 
+    def record_knowledge_outcome(self, record: dict[str, Any], success: bool) -> dict[str, Any]:
+        """Count one success or failure on a knowledge record (created from ``record`` if new), atomically."""
+
     def list_knowledge(self) -> list[dict[str, Any]]: ...
 
     def put_blob(self, name: str, data: bytes, meta: dict[str, Any] | None = None) -> None: ...

@@ -399,6 +399,26 @@ class SQLiteStore:
             self._log(conn, "knowledge", None, {"count": len(records), "source": source,
                                                 "ids": [r["id"] for r in records[:20]]})
 
+    def record_knowledge_outcome(self, record: dict[str, Any], success: bool) -> dict[str, Any]:
+        """Count one outcome on the knowledge record ``record['id']``, creating it from ``record``.
+
+        Read, count and write happen in one write transaction, so two healers learning from the
+        same error template at once both count.
+        """
+        with self._tx() as conn:
+            row = conn.execute("SELECT record FROM knowledge WHERE id=?", (record["id"],)).fetchone()
+            stored = json.loads(row["record"]) if row else {**record, "success_count": 0, "failure_count": 0}
+            key = "success_count" if success else "failure_count"
+            stored[key] = int(stored.get(key) or 0) + 1
+            conn.execute(
+                "INSERT INTO knowledge (id, record, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET record=excluded.record, updated_at=excluded.updated_at",
+                (record["id"], json.dumps(stored, default=str, sort_keys=True), utcnow()),
+            )
+            self._log(conn, "knowledge", None, {"count": 1, "source": stored.get("source", ""),
+                                                "ids": [record["id"]], "outcome": key})
+        return stored
+
     def list_knowledge(self) -> list[dict[str, Any]]:
         with self._tx(write=False) as conn:
             rows = conn.execute("SELECT record FROM knowledge ORDER BY id").fetchall()

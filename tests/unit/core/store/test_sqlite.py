@@ -131,3 +131,21 @@ def test_knowledge_records_are_upserted_and_listed(store):
     store.put_knowledge([{"id": "kb-1", "kind": "runbook", "title": "b"}], source="test")
     assert [(r["id"], r.get("title")) for r in store.list_knowledge()] == [("kb-1", "b"), ("kb-2", None)]
     assert store.ledger()[-1]["payload"] == {"count": 1, "source": "test", "ids": ["kb-1"]}
+
+
+def _learner(path, count):
+    store = SQLiteStore(path)
+    for n in range(count):
+        store.record_knowledge_outcome({"id": "incident-abc-network_timeout", "kind": "historical_error"},
+                                       success=n % 2 == 0)
+
+
+def test_concurrent_learning_counts_every_outcome(tmp_path):
+    path = tmp_path / "healer.db"
+    procs = [multiprocessing.get_context("spawn").Process(target=_learner, args=(path, 20)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    [record] = SQLiteStore(path).list_knowledge()
+    assert (record["success_count"], record["failure_count"]) == (40, 40)
