@@ -128,7 +128,10 @@ class LocalAirflow:
                 except ProcessLookupError:
                     break
                 deadline = time.monotonic() + wait
-                while time.monotonic() < deadline and _group_alive(pgid):
+                # Reap our own child as it exits: a zombie parent still counts as a group member.
+                while self.process.poll() is None or _group_alive(pgid):
+                    if time.monotonic() > deadline:
+                        break
                     time.sleep(0.2)
                 if not _group_alive(pgid):
                     break
