@@ -320,7 +320,7 @@ class ErrorClassifier:
         operator: str | None = None,
         evidence: int = 3,
     ) -> Classification:
-        """Classify one message: the fast path used by the failure callback.
+        """Classify one message with the model alone (the healer adds retrieval: see ``rag.py``).
 
         :param exception_type: class name of the exception, when the capture knows it.
         :param operator: operator class of the failed task, when known.
