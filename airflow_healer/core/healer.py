@@ -76,9 +76,10 @@ class Healer:
             source=f"incident:{incident.id}", confidence=0.8,
             context=f"operator {incident.operator or '?'}; exception {incident.exception_type or '?'}",
         )
-        entry = KnowledgeEntry.from_record(entry.to_record())  # the same validation as an import
-        # The count is read and written in one store transaction: concurrent healers both count.
-        entry = KnowledgeEntry.from_record(self.store.record_knowledge_outcome(entry.to_record(), success))
+        # Validated like an import before it is stored; the count is read and written in one store
+        # transaction, so concurrent healers both count.
+        record = KnowledgeEntry.from_record(entry.to_record()).to_record()
+        entry = KnowledgeEntry.from_record(self.store.record_knowledge_outcome(record, success))
         add = getattr(self.classifier, "add_knowledge", None)
         if add is not None:
             add([entry])

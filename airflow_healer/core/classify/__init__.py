@@ -116,7 +116,7 @@ def load_index(knowledge: KnowledgeBase, store: Store | None = None) -> VectorIn
     if index is None:
         index = build_index(knowledge)
         if store is not None and len(knowledge) > 5_000:
-            store.put_blob(INDEX_BLOB, index.to_bytes(), {"entries": len(index)})
+            save_index(store, index)
         return index
     missing = [e for e in knowledge if e.id not in index]
     if missing:

@@ -6,7 +6,6 @@ actions, and an append-only ledger of every change. Model and index files are ke
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
@@ -63,6 +62,3 @@ class Store(Protocol):
 
     def list_blobs(self, prefix: str = "") -> list[dict[str, Any]]: ...
 
-
-def failures_of(incidents: Iterable[Incident]) -> list[Failure]:
-    return [f for incident in incidents for f in incident.failures]
