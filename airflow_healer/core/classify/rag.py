@@ -19,6 +19,7 @@ import numpy as np
 
 from airflow_healer.core.classify.knowledge import KnowledgeBase, KnowledgeEntry
 from airflow_healer.core.classify.retrieval import Hit, VectorIndex
+from airflow_healer.core.logs import classifier_text
 from airflow_healer.core.remediate.registry import strategy_for
 from airflow_healer.core.types import Classification, ErrorType
 from airflow_healer.exceptions import NoStrategy
@@ -84,7 +85,8 @@ class RagClassifier:
         """
         if not rows:
             return []
-        texts = [str(r.get("text") or "") for r in rows]
+        # A whole task log is read for its telling lines; a bare message as it is.
+        texts = [classifier_text(str(r.get("text") or "")) for r in rows]
         meta = [{"exception_type": r.get("exception_type"), "operator": r.get("operator"),
                  "system": r.get("system")} for r in rows]
         proba = self.model.predict_proba(texts, meta if any(any(m.values()) for m in meta) else None)

@@ -1,0 +1,301 @@
+"""Error localisation: from a task log, the lines that say why the try failed.
+
+The log is split into lines (:mod:`.read`), then:
+
+1. **Boilerplate goes**: lines matching a template of Airflow's own machinery (task runner,
+   supervisor, DagBag, connections, XCom, operator start and stop), learnt from successful logs
+   (:mod:`.boilerplate`), and the scaffolding of stack traces (``Traceback (most recent call last)``,
+   ``File "..."`` frames, Java ``at ...`` frames, ``During handling of the above exception``).
+2. **Telling lines are marked**: exception lines (``pkg.SomeError: ...``, ``Caused by: ...``, the
+   exceptions of a structured ``error_detail``, cause first), ERROR and CRITICAL events, and lines in
+   error shapes (``timed out``, ``No space left``, HTTP 4xx/5xx ...). Messages of wrapper exceptions
+   (``Bash command failed ... exit code 28``) are marked too, but only used when nothing else is.
+3. **What is left is small, so it is kept whole** (a subprocess's last words, a multi-line message);
+   when it is not, the telling lines nearest the end of the log are kept, each with the line after it
+   (messages often continue on the next line), up to a budget of lines and characters.
+
+The result says which lines were used and why, so an incident can show them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_healer.core.logs.boilerplate import ERROR_SHAPE, BoilerplateMiner, default_miner
+from airflow_healer.core.logs.read import LogLine, parse_log
+
+#: Most lines and characters of a log that the classifier reads.
+MAX_LINES = 30
+MAX_CHARS = 3_000
+
+_PY_FRAME = re.compile(r'^\s*File "[^"]*", line \d+')
+_JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/\[\]-]+\(.*\)\s*$|^\s*\.\.\. \d+ (?:more|common frames omitted)\s*$")
+_TB_SCAFFOLD = re.compile(
+    r"^\s*(?:Traceback \(most recent call last\):|During handling of the above exception, another exception "
+    r"occurred:|The above exception was the direct cause of the following exception:|[\^~\s]+$|\+[-=]+.*|\|)\s*$"
+)
+EXCEPTION_LINE = re.compile(
+    r"^\s*(?:Caused by:\s*|Exception in thread \"[^\"]*\"\s*|\|?\s*)?"
+    r"(?P<type>(?:[A-Za-z_][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception|Exit|Interrupt|Failure|Timeout|TimedOut|Fault|"
+    r"Denied|Forbidden|NotFound|Unauthorized|Unauthenticated|Exhausted|Unavailable|Expired|Conflict|BadRequest|"
+    r"TooManyRequests|DeadlineExceeded|Corruption|Expired|Refused|Reset|Exceeded))(?::\s|:$|$)"
+)
+_RETURN_CODE = re.compile(
+    r"(?i)(?:return(?:ed)?(?: a)?(?: non-zero)? (?:code|exit code)|exit(?:ed)?(?: with)? (?:code|status)|"
+    r"exit_code=|returncode=|signal=|exit status(?: =)?)\s*(?P<code>-?\d{1,4})"
+)
+_KILLED = re.compile(
+    r"(?i)\b(?P<what>SIGKILL|SIGTERM|SIGSEGV|OOMKilled|Killed process|out of memory|heartbeat timeout|"
+    r"zombie|externally set to|state of this instance has been externally set|marked as failed)"
+)
+
+# Phrases that point at a log instead of naming a cause. A message is a wrapper when, once these
+# are taken out, nothing error-shaped is left ("Bash command failed. The command returned a non-zero
+# exit code 28." -> "The command ."), so "Login failed for user x" stays informative.
+_WRAPPER_PHRASES = re.compile(
+    r"(?i)\b(?:bash command failed|returned (?:a )?non-?zero exit (?:code|status)(?: -?\d+)?|"
+    r"non-?zero exit (?:code|status)(?: -?\d+)?|exit(?:ed)? with (?:return )?(?:code|status) -?\d+|"
+    r"(?:return|exit) code:? -?\d+|exit status(?: =)? -?\d+|returned a failure|pod (?:\S+ )?failed|"
+    r"(?:job|task|step|run|command|pipeline|workflow|execution|application|operator|process|container|"
+    r"dbt|spark-submit|build|stage)(?: \S+)? (?:has )?failed(?: with (?:an )?(?:error|exception))?|"
+    r"(?:state|status|phase)\b.{0,30}\bfail(?:ed|ure)|task failed with exception|ssh operator error|cannot execute|see (?:the )?(?:task |pod |job )?logs?"
+    r"(?: for (?:more )?details)?|unknown error|something went wrong|an error (?:has )?occurred|"
+    r"calledprocesserror|airflowexception|task failed with no captured error|"
+    r"the task failed without a python exception|killed from outside|heartbeat timeout|oom|"
+    r"its state was set by the scheduler)\b"
+)
+
+
+#: The placeholders the healer itself records when a try failed with no error text.
+OWN_PLACEHOLDERS = ("Task failed with no captured error", "The task failed without a Python exception")
+_GENERIC = re.compile(r"(?i)^(?:an? )?(?:unknown |unexpected |fatal )?(?:error|failure|failed|exception)"
+                      r"(?: occurred| happened)?[.!]*$|^$")
+
+
+def is_wrapper(message: str | None) -> bool:
+    """True when ``message`` names no cause: a generic exception that points at its log.
+
+    ``Bash command failed. The command returned a non-zero exit code 28.``, ``Pod ... returned a
+    failure``, ``Command '...' returned non-zero exit status 1``, ``Job failed`` ...
+    """
+    if not message or not message.strip():
+        return True
+    text = message.strip()
+    if len(text) > 400:
+        return False
+    m = EXCEPTION_LINE.match(text)
+    if m:
+        text = text[m.end():]
+    if _GENERIC.match(text.strip()) or text.lstrip().startswith(OWN_PLACEHOLDERS):
+        return True
+    if not _WRAPPER_PHRASES.search(text) and text.strip(" .:;-"):
+        return False
+    rest = _WRAPPER_PHRASES.sub(" ", text)
+    return not ERROR_SHAPE.search(rest)
+
+
+@dataclass
+class LocatedLine:
+    number: int
+    text: str
+    why: str  # exception | error level | error shape | wrapper | context | tail
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.number, "text": self.text, "why": self.why}
+
+
+@dataclass
+class Located:
+    """The lines of a log that say why a try failed.
+
+    :param lines: the lines kept, in log order.
+    :param total_lines: lines read from the log.
+    :param boilerplate: lines dropped as boilerplate or stack-trace scaffolding.
+    :param exception: the last exception line of the log, if any.
+    :param return_code: a process's return code the log names (the last one), if any.
+    :param killed: what the log says killed the task (SIGKILL, OOMKilled, heartbeat timeout), if anything.
+    """
+
+    lines: list[LocatedLine] = field(default_factory=list)
+    total_lines: int = 0
+    boilerplate: int = 0
+    exception: str = ""
+    return_code: int | None = None
+    killed: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def evidence(self, limit: int = 8) -> list[str]:
+        shown = [f"log line {line.number} ({line.why}): {line.text[:200]}" for line in self.lines[-limit:]]
+        if self.return_code is not None:
+            shown.append(f"log: return code {self.return_code}")
+        if self.killed:
+            shown.append(f"log: {self.killed}")
+        return shown
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"lines": [line.as_dict() for line in self.lines], "total_lines": self.total_lines,
+                "boilerplate": self.boilerplate, "exception": self.exception, "return_code": self.return_code,
+                "killed": self.killed}
+
+
+def _why(line: LogLine) -> str:
+    text = line.text
+    if line.kind == "exception" or EXCEPTION_LINE.match(text):
+        return "wrapper" if is_wrapper(text) else "exception"
+    if is_wrapper(text) and len(text) < 300:
+        return "wrapper"
+    if line.level in ("ERROR", "CRITICAL"):
+        return "error level"
+    if ERROR_SHAPE.search(text):
+        return "error shape"
+    return "context"
+
+
+def _scaffold(text: str) -> bool:
+    return bool(_PY_FRAME.match(text) or _JAVA_FRAME.match(text) or _TB_SCAFFOLD.match(text))
+
+
+def locate(
+    log: str | bytes | Iterable[Any],
+    *,
+    miner: BoilerplateMiner | None = None,
+    max_lines: int = MAX_LINES,
+    max_chars: int = MAX_CHARS,
+) -> Located:
+    """Find the lines of ``log`` that say why the try failed (see the module docstring).
+
+    :param log: the log's text, bytes, or the REST API's list of events.
+    :param miner: boilerplate templates; the shipped ones when omitted.
+    """
+    miner = miner or _default()
+    lines = parse_log(log)
+    result = Located(total_lines=len(lines))
+    content: list[tuple[LogLine, str]] = []
+    after_frame = False
+    for line in lines:
+        text = line.text
+        if not text.strip():
+            continue
+        if _scaffold(text):
+            after_frame = bool(_PY_FRAME.match(text))
+            result.boilerplate += 1
+            continue
+        if after_frame and text.startswith((" ", "\t")) and not EXCEPTION_LINE.match(text):
+            after_frame = False  # the source line under a Python frame
+            result.boilerplate += 1
+            continue
+        after_frame = False
+        m = _RETURN_CODE.search(text)
+        if m:
+            result.return_code = int(m.group("code"))
+        killers = [k.group("what") for k in _KILLED.finditer(text)]
+        if killers:
+            result.killed = _killed_reason(killers, text)
+        if line.kind != "exception" and miner.matches(text):
+            result.boilerplate += 1
+            continue
+        why = _why(line)
+        if why in ("exception", "wrapper") and EXCEPTION_LINE.match(text):
+            result.exception = text.strip()
+        content.append((line, why))
+    if result.return_code is not None and result.return_code in (-9, 137) and not result.killed:
+        result.killed = f"killed by SIGKILL (return code {result.return_code})"
+    telling = [c for c in content if c[1] != "wrapper"]
+    if not telling:
+        telling = content  # only wrappers: they are all there is
+    result.lines = _select(telling, max_lines, max_chars)
+    return result
+
+
+def _killed_reason(killers: list[str], text: str) -> str:
+    low = [k.lower() for k in killers]
+    oom = any(k in ("oomkilled", "killed process", "out of memory") for k in low)
+    signals = [k.upper() for k in killers if k.upper().startswith("SIG")]
+    if signals:
+        return f"killed by {signals[0]}" + (" (likely out of memory, OOM)" if oom else "")
+    if oom:
+        return "killed for running out of memory (OOM)"
+    if any(k in ("heartbeat timeout", "zombie") for k in low):
+        return "heartbeat timeout: the task stopped reporting and the scheduler failed it"
+    if any("externally set" in k or k == "marked as failed" for k in low):
+        return "its state was set from outside (by hand or through the API)"
+    return f"killed ({killers[0]})"
+
+
+def _select(content: list[tuple[LogLine, str]], max_lines: int, max_chars: int) -> list[LocatedLine]:
+    """The telling lines, the context lines between them (a message's own continuation lines) and
+    the two lines after the last of each run; the last ones win when that is over budget."""
+    telling = [i for i, (_, why) in enumerate(content) if why != "context"]
+    if not telling:
+        keep = {i: "tail" for i in range(max(0, len(content) - 10), len(content))}
+    else:
+        keep = {}
+        for n, i in enumerate(telling):
+            keep[i] = content[i][1]
+            following = telling[n + 1] if n + 1 < len(telling) else None
+            if following is not None and following - i <= 4:
+                keep.update({j: "context" for j in range(i + 1, following)})
+            else:
+                keep.update({j: "context" for j in range(i + 1, min(i + 3, len(content)))
+                             if content[j][1] == "context"})
+    out, used = [], 0
+    for i in sorted(keep, reverse=True):
+        line = content[i][0]
+        text = line.text[:max_chars]
+        if out and (used + len(text) > max_chars or len(out) >= max_lines):
+            break
+        out.append(LocatedLine(line.number, text, keep[i]))
+        used += len(text) + 1
+    return sorted(out, key=lambda located: located.number)
+
+
+_MINER: BoilerplateMiner | None = None
+
+
+def _default() -> BoilerplateMiner:
+    global _MINER
+    if _MINER is None:
+        _MINER = default_miner()
+    return _MINER
+
+
+_FRAMED = re.compile(r"^\[[^\]]{8,40}\]\s|^\d{4}-\d\d-\d\d[T ]\d\d:\d\d|^\{\"")
+
+
+def looks_like_log(text: str) -> bool:
+    """True when ``text`` is a log (framed or structured lines around a message), not a bare message."""
+    if text.count("\n") < 2:
+        return False
+    head = text.splitlines()[:400]
+    framed = sum(1 for line in head if _FRAMED.match(line))
+    return framed >= 3 or (framed >= 2 and any(_default().matches(parse_log(line)[0].text)
+                                                for line in head if line.strip() and _FRAMED.match(line)))
+
+
+def compose(message: str, located: Located | None, *, max_extra_lines: int = 8) -> str:
+    """What the classifier reads for a failure: the exception's message and the log's telling lines.
+
+    A wrapper message (one that names no cause) gives way to the log; an informative one comes
+    first, followed by the located lines it does not already contain.
+    """
+    if located is None or not located.lines:
+        return message
+    if is_wrapper(message):
+        return located.text
+    extra = [line.text for line in located.lines if line.text.strip() and line.text.strip() not in message]
+    extra = [t for t in extra if not is_wrapper(t)][-max_extra_lines:]
+    return "\n".join([message, *extra]) if extra else message
+
+
+def classifier_text(text: str) -> str:
+    """``text`` as the classifier should read it: a log's located lines, a bare message as it is."""
+    if not looks_like_log(text):
+        return text
+    located = locate(text)
+    return located.text or text

@@ -1,0 +1,149 @@
+"""Put error messages inside Airflow task logs, the way a failed try's log holds them.
+
+The dev set's messages are real; the boilerplate around them is written here (not taken from the
+seed templates the localiser ships), in the shapes users meet: Airflow 3 JSON-lines files with the
+message as an exception event or as a subprocess's output, the same log as the UI renders it,
+Airflow 2 text logs with a traceback, and a KubernetesPodOperator's pod output. ``make_log(message,
+seed)`` gives the same log for the same arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+_DAGS = ["etl_orders", "daily_revenue", "ingest_events", "ml_features", "export_partners"]
+_TASKS = ["extract", "load_bq", "transform", "publish", "run_job", "sync"]
+_USER_LINES = [
+    "Loading config for environment prod",
+    "Fetched 48213 rows from source",
+    "Processing batch 3 of 12",
+    "Writing partition dt=2026-11-30",
+    "Connecting to warehouse",
+    "Starting export of customers table",
+    "Using temporary directory /tmp/work-81c2",
+    "Progress: 45% (4500/10000)",
+    "Uploading part-00017.parquet (12.4 MB)",
+    "Query submitted, polling for results",
+]
+
+
+def _ts(r: random.Random, i: int) -> str:
+    return f"2026-11-{r.randint(1, 28):02d}T{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{i % 60:02d}.{r.randint(0, 999999):06d}Z"
+
+
+def _exc_split(message: str) -> tuple[str, str]:
+    first = message.split("\n", 1)[0]
+    head, sep, _ = first.partition(": ")
+    if sep and " " not in head and head[:1].isalpha() and ("Error" in head or "Exception" in head):
+        return head, message[len(head) + 2 :]
+    return "Exception", message
+
+
+def _events(r: random.Random, message: str, dag: str, task: str) -> list[dict]:
+    ids = {"dag_id": dag, "task_id": task, "try_number": 1, "map_index": -1,
+           "run_id": f"scheduled__2026-11-{r.randint(1, 28):02d}T00:00:00+00:00"}
+    pre = [
+        {"event": "::group::Setup", "level": "info", "logger": "task"},
+        {"event": "Loaded DAG bundle: dags-folder (version none)", "level": "info", "logger": "airflow.dag_processing.bundles"},
+        {"event": f"Parsing /opt/airflow/dags/{dag}.py for task {task}", "level": "info", "logger": "airflow.dag_processing.dagbag"},
+        {"event": "Task runner ready", "level": "info", "logger": "task", **ids},
+        {"event": "::endgroup::", "level": "info", "logger": "task"},
+    ]
+    user = [{"event": line, "level": "info", "logger": "task.stdout"} for line in r.sample(_USER_LINES, r.randint(1, 4))]
+    shape = r.random()
+    if shape < 0.5:  # the message is the exception
+        exc_type, value = _exc_split(message)
+        fail = [{"event": "Task failed with exception", "level": "error", "logger": "task", **ids, "error_detail": [
+            {"exc_type": exc_type, "exc_value": value, "exc_notes": [], "is_cause": False,
+             "frames": [{"filename": f"/opt/airflow/dags/{dag}.py", "lineno": r.randint(10, 300), "name": task},
+                        {"filename": "/usr/local/lib/python3.11/site-packages/airflow/sdk/execution_time/task_runner.py",
+                         "lineno": 1579, "name": "run"}]}]}]
+    else:  # a subprocess printed it; the exception is a wrapper
+        code = r.choice([1, 2, 28, 137])
+        fail = [{"event": "Run command: bash -c ./run.sh", "level": "info", "logger": "airflow.task.hooks.subprocess"}]
+        fail += [{"event": line, "level": "info", "logger": "airflow.task.hooks.subprocess"} for line in message.split("\n")]
+        fail += [{"event": f"Command exited with return code {code}", "level": "info", "logger": "airflow.task.hooks.subprocess"},
+                 {"event": "Task failed with exception", "level": "error", "logger": "task", **ids, "error_detail": [
+                     {"exc_type": "AirflowException", "exc_value": f"Bash command failed. The command returned a non-zero exit code {code}.",
+                      "exc_notes": [], "is_cause": False, "frames": []}]}]
+    post = [{"event": "::group::Teardown", "level": "info", "logger": "task"},
+            {"event": "Task instance state updated to failed", "level": "info", "logger": "task", **ids},
+            {"event": "::endgroup::", "level": "info", "logger": "task"}]
+    out = pre + user + fail + post
+    for i, e in enumerate(out):
+        e.setdefault("timestamp", _ts(r, i))
+    return out
+
+
+def _airflow3_json(r: random.Random, message: str, dag: str, task: str) -> str:
+    return "\n".join(json.dumps(e) for e in _events(r, message, dag, task))
+
+
+def _airflow3_rendered(r: random.Random, message: str, dag: str, task: str) -> str:
+    lines = []
+    for e in _events(r, message, dag, task):
+        ts = e["timestamp"][:19].replace("T", " ")
+        level = e["level"].upper()
+        for i, part in enumerate(str(e["event"]).split("\n")):
+            lines.append(f"[{ts}] {level} - {part} source={e['logger']}" if i == 0 else part)
+        for d in e.get("error_detail", []):
+            lines.append("Traceback (most recent call last):")
+            for f in d["frames"]:
+                lines.append(f'  File "{f["filename"]}", line {f["lineno"]}, in {f["name"]}')
+                lines.append("    result = callable()")
+            lines.append(f"{d['exc_type']}: {d['exc_value']}")
+    return "\n".join(lines)
+
+
+def _airflow2_text(r: random.Random, message: str, dag: str, task: str) -> str:
+    ts = f"[2024-0{r.randint(1, 9)}-{r.randint(10, 28)}, {r.randint(10, 23)}:{r.randint(10, 59)}:{r.randint(10, 59)} UTC]"
+    head = [
+        f"{ts} {{taskinstance.py:1157}} INFO - Dependencies all met for dep_context=requeueable deps ti=<TaskInstance: {dag}.{task} scheduled__2024-05-01T00:00:00+00:00 [queued]>",
+        f"{ts} {{taskinstance.py:1359}} INFO - Starting attempt 1 of 2",
+        f"{ts} {{taskinstance.py:1380}} INFO - Executing <Task(PythonOperator): {task}> on 2024-05-01 00:00:00+00:00",
+        f"{ts} {{standard_task_runner.py:57}} INFO - Started process {r.randint(100, 99999)} to run task",
+        f"{ts} {{logging_mixin.py:188}} INFO - {r.choice(_USER_LINES)}",
+        f"{ts} {{taskinstance.py:1937}} ERROR - Task failed with exception",
+        "Traceback (most recent call last):",
+        '  File "/home/airflow/.local/lib/python3.8/site-packages/airflow/operators/python.py", line 192, in execute',
+        "    return_value = self.execute_callable()",
+        f'  File "/opt/airflow/dags/{dag}.py", line {r.randint(20, 200)}, in {task}',
+        "    client.run()",
+    ]
+    tail = [
+        f"{ts} {{taskinstance.py:1400}} INFO - Marking task as UP_FOR_RETRY. dag_id={dag}, task_id={task}, execution_date=20240501T000000, start_date=20240502T000102, end_date=20240502T000110",
+        f"{ts} {{standard_task_runner.py:104}} ERROR - Failed to execute job {r.randint(100, 9999)} for task {task} (see log; {r.randint(100, 99999)})",
+        f"{ts} {{local_task_job_runner.py:228}} INFO - Task exited with return code 1",
+        f"{ts} {{taskinstance.py:2778}} INFO - 0 downstream tasks scheduled from follow-on schedule check",
+    ]
+    return "\n".join([*head, message, *tail])
+
+
+def _pod_log(r: random.Random, message: str, dag: str, task: str) -> str:
+    ts = f"[2026-11-{r.randint(10, 28)}, {r.randint(10, 23)}:{r.randint(10, 59)}:{r.randint(10, 59)} UTC]"
+    pod = f"{task}-{r.randint(1000, 9999)}x{r.randint(10, 99)}"
+    lines = [f"{ts} {{pod.py:1120}} INFO - Building pod {pod} with labels: {{'dag_id': '{dag}'}}",
+             f"{ts} {{pod_manager.py:370}} INFO - Pod {pod} has phase Pending",
+             f"{ts} {{pod_manager.py:370}} INFO - Pod {pod} has phase Running"]
+    lines += [f"{ts} {{pod_manager.py:460}} INFO - [base] {part}" for part in message.split("\n")]
+    lines += [f"{ts} {{pod_manager.py:480}} INFO - Pod {pod} has phase Failed",
+              f"{ts} {{pod.py:980}} INFO - Deleting pod: {pod}",
+              f"{ts} {{taskinstance.py:1937}} ERROR - Task failed with exception",
+              "Traceback (most recent call last):",
+              '  File "/home/airflow/.local/lib/python3.11/site-packages/airflow/providers/cncf/kubernetes/operators/pod.py", line 640, in execute',
+              "    self.cleanup(pod=pod)",
+              f"airflow.exceptions.AirflowException: Pod {pod} returned a failure.",
+              f"{ts} {{taskinstance.py:1400}} INFO - Marking task as FAILED. dag_id={dag}, task_id={task}"]
+    return "\n".join(lines)
+
+
+SHAPES = {"airflow3_json": _airflow3_json, "airflow3_rendered": _airflow3_rendered,
+          "airflow2_text": _airflow2_text, "pod_log": _pod_log}
+
+
+def make_log(message: str, seed: int, shape: str | None = None) -> tuple[str, str]:
+    """(shape name, log text) holding ``message``; the same for the same arguments."""
+    r = random.Random(seed)
+    name = shape or r.choice(sorted(SHAPES))
+    return name, SHAPES[name](r, message, r.choice(_DAGS), r.choice(_TASKS))
