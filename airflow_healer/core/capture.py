@@ -17,6 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from airflow_healer.core.config import HealerConfig
+from airflow_healer.core.logs import Located, compose, locate, parse_log
+from airflow_healer.core.logs.boilerplate import BoilerplateMiner
 from airflow_healer.core.normalize import fingerprint, to_text
 from airflow_healer.core.redact import redact
 from airflow_healer.core.store import Store, open_store
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 8_000
 MAX_TRACEBACK_CHARS = 4_000
+#: The log tail kept with a failure: its last lines, as text, up to this many characters.
+MAX_EXCERPT_CHARS = 8_000
+MAX_EXCERPT_LINES = 80
 SPOOL_FILE = "failures.jsonl"
 
 
@@ -73,6 +78,40 @@ def make_failure(
         fingerprint=fingerprint(f"{exception_type or ''}: {text}"), hostname=hostname,
         started_at=started_at, failed_at=utcnow(), captured_at=utcnow(), source=source,
     )
+
+
+def attach_log(
+    failure: Failure,
+    log: object,
+    *,
+    miner: BoilerplateMiner | None = None,
+    redactor: Callable[[str], str] | None = None,
+) -> Located:
+    """Read ``log`` (text, bytes or the API's events) into ``failure``: its tail, the lines that say
+    why (redacted like the message), and what the log says killed the task. Returns what was located.
+
+    The fingerprint follows what the classifier reads, so two Bash failures with the same exit code
+    but different causes are different templates.
+    """
+    lines = parse_log(log)  # type: ignore[arg-type]
+    located = locate(lines, miner=miner)
+
+    def clean(text: str) -> str:
+        text = redactor(text) if redactor is not None else text
+        return redact(text)
+
+    tail = [line.text for line in lines[-MAX_EXCERPT_LINES:]]
+    failure.log_excerpt = clean(to_text("\n".join(tail), MAX_EXCERPT_CHARS))
+    failure.log_lines = [{**line.as_dict(), "text": clean(line.text)} for line in located.lines]
+    notes = []
+    if located.killed:
+        notes.append(located.killed)
+    if located.return_code is not None:
+        notes.append(f"return code {located.return_code}")
+    failure.log_note = "; ".join(notes)
+    failure.fingerprint = fingerprint(
+        f"{failure.exception_type or ''}: {compose(failure.message, [t['text'] for t in failure.log_lines])}")
+    return located
 
 
 class Spool:

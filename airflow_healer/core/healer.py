@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 from functools import cached_property
 
-from airflow_healer.core.capture import Spool, record_failure
+from airflow_healer.core.capture import Spool, attach_log, record_failure
 from airflow_healer.core.classify import Classifier, get_classifier
 from airflow_healer.core.config import HealerConfig
+from airflow_healer.core.logs import BoilerplateMiner, Located, compose, default_miner, is_wrapper
 from airflow_healer.core.remediate.engine import Decision, decide
 from airflow_healer.core.store import Store, open_store
 from airflow_healer.core.types import Classification, Failure, Incident, Outcome
 
 log = logging.getLogger(__name__)
+
+#: Where the boilerplate templates learnt from this deployment's successful logs are kept.
+BOILERPLATE_BLOB = "log-boilerplate"
 
 
 class Healer:
@@ -42,6 +46,35 @@ class Healer:
     def classifier(self) -> Classifier:
         return self._classifier or get_classifier(self.config, self.store)
 
+    @cached_property
+    def _learnt_boilerplate(self) -> BoilerplateMiner:
+        try:
+            blob = self.store.get_blob(BOILERPLATE_BLOB)
+            return BoilerplateMiner.from_bytes(blob) if blob else BoilerplateMiner()
+        except Exception as exc:  # noqa: BLE001 - the shipped templates still work
+            log.warning("Ignoring the stored boilerplate templates: %s", exc)
+            return BoilerplateMiner()
+
+    @cached_property
+    def miner(self) -> BoilerplateMiner:
+        """The shipped boilerplate templates plus those learnt from this deployment's successful logs."""
+        miner = default_miner()
+        miner.add_templates(self._learnt_boilerplate.templates())
+        return miner
+
+    def learn_boilerplate(self, lines: list[str]) -> int:
+        """Learn templates from the lines of a successful try's log; returns how many are new."""
+        new = self._learnt_boilerplate.learn(lines)
+        if new:
+            self.miner.learn(lines)
+            self.store.put_blob(BOILERPLATE_BLOB, self._learnt_boilerplate.to_bytes(),
+                                {"templates": len(self._learnt_boilerplate)})
+        return new
+
+    def read_log(self, failure: Failure, log_: object) -> Located:
+        """Put what ``log_`` says into ``failure`` (excerpt, located lines, note); see :func:`attach_log`."""
+        return attach_log(failure, log_, miner=self.miner)
+
     def record(self, failure: Failure) -> str | None:
         """Store ``failure`` (or spool it); bounded in time, never raises."""
         return record_failure(failure, self.config, self._store)
@@ -50,9 +83,22 @@ class Healer:
         return Spool(self.config.spool_dir).replay(self.store)
 
     def classify(self, incident: Incident) -> Classification:
+        """Classify the incident from its message and the lines its log located, and store the answer.
+
+        A wrapper exception (``Bash command failed ...``) names no cause: then the log's lines are
+        what the classifier reads, and the wrapper's class is not offered as a hint.
+        """
+        located = [line["text"] for line in incident.log_lines]
+        text = compose(incident.message, located)
+        wrapper = bool(located) and is_wrapper(incident.message)
         classification = self.classifier.classify(
-            incident.message, exception_type=incident.exception_type, operator=incident.operator
+            text, exception_type=None if wrapper else incident.exception_type, operator=incident.operator
         )
+        used = [f"log line {line['line']} ({line['why']}): {line['text'][:200]}" for line in incident.log_lines
+                if line["text"] in text][-8:]
+        if incident.log_note:
+            used.append(f"log: {incident.log_note}")
+        classification.evidence = used + classification.evidence
         self.store.set_classification(incident.id, classification)
         log.info("Classified %s.%s as %s (%.2f)", incident.dag_id, incident.task_id,
                  classification.error_type, classification.confidence)
@@ -71,7 +117,7 @@ class Healer:
         entry = KnowledgeEntry(
             id=f"incident-{incident.fingerprint or incident.id}-{incident.error_type.value}",
             kind="historical_error", title=f"{incident.dag_id}.{incident.task_id}",
-            message=incident.message, error_type=incident.error_type.value, strategy=strategy,
+            message=compose(incident.message, [line["text"] for line in incident.log_lines]), error_type=incident.error_type.value, strategy=strategy,
             solution=f"The healer's {strategy} strategy, applied in the same DAG run.",
             source=f"incident:{incident.id}", confidence=0.8,
             context=f"operator {incident.operator or '?'}; exception {incident.exception_type or '?'}",

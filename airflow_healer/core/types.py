@@ -81,6 +81,9 @@ class Failure:
     failed_at: str | None = None
     captured_at: str | None = None
     source: str = "callback"  # callback | watchdog | healer | gcp
+    log_excerpt: str = ""  # the redacted tail of the try's log
+    log_lines: list[dict[str, Any]] = field(default_factory=list)  # located lines: {line, text, why}
+    log_note: str = ""  # why the log could not be read, or what it says killed the task
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -145,6 +148,9 @@ class Incident:
     classifier: str | None = None
     evidence: list[str] = field(default_factory=list)
     reason: str = ""
+    log_excerpt: str = ""
+    log_lines: list[dict[str, Any]] = field(default_factory=list)
+    log_note: str = ""
     failures: list[Failure] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
 

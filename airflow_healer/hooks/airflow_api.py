@@ -9,6 +9,7 @@ what ``airflow standalone`` uses.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import time
@@ -23,6 +24,8 @@ from airflow.sdk import BaseHook
 from airflow_healer.exceptions import AirflowApiError, RunNotFound
 
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+#: Characters of one log event kept (an exception event carries all its frames).
+MAX_LOG_LINE_CHARS = 200_000
 
 
 class AirflowApiHook(BaseHook):
@@ -175,6 +178,60 @@ class AirflowApiHook(BaseHook):
             body["note"] = note[:1000]
         result = self.request("POST", f"/api/v2/dags/{quote(dag_id, safe='')}/clearTaskInstances", json=body)
         return result.get("task_instances", [])
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1,
+                 *, max_events: int = 4_000) -> list[dict[str, Any]]:
+        """The structured events of one try's log (local files or remote logging alike), the last
+        ``max_events`` of them: the log is streamed as NDJSON and only a bounded tail is kept.
+
+        :raises RunNotFound: no such try (404); :raises AirflowApiError: the log cannot be read.
+        """
+        path = (f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+                f"{quote(task_id, safe='')}/logs/{int(try_number)}")
+        params = {"map_index": map_index, "full_content": "true"}
+        # Raw lines in a bounded deque, parsed at the end: a 50 MB log costs one pass and ``max_events`` parses.
+        tail: collections.deque[str] = collections.deque(maxlen=max_events)
+        if self._token is None:
+            self._token = self._authenticate()
+        try:
+            with self.client.stream("GET", path, params=params, headers={
+                    "Authorization": f"Bearer {self._token}", "Accept": "application/x-ndjson"}) as response:
+                if response.status_code == 401:
+                    self._token = None
+                    return self.task_log(dag_id, run_id, task_id, try_number, map_index, max_events=max_events)
+                if response.status_code == 404:
+                    response.read()
+                    raise RunNotFound(f"GET {path}: not found ({_detail(response)})", 404)
+                if response.status_code >= 400:
+                    response.read()
+                    raise AirflowApiError(f"GET {path} failed with {response.status_code}: {_detail(response)}",
+                                          response.status_code)
+                for raw in response.iter_lines():
+                    if raw.strip():
+                        tail.append(raw[:MAX_LOG_LINE_CHARS])
+        except httpx.TransportError as exc:
+            raise AirflowApiError(f"Airflow's API at {self.settings['base_url']} did not answer: {exc}") from exc
+        events = []
+        for raw in tail:
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                event = {"event": raw}
+            events.append(event if isinstance(event, dict) else {"event": str(event)})
+        return events
+
+    def failed_task_instances(self, *, since: str, until: str, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """One page of the task instances of every DAG that failed after ``since``, up to ``until``,
+        oldest first: ``{"task_instances": [...], "total_entries": N}``."""
+        return self.request("GET", "/api/v2/dags/~/dagRuns/~/taskInstances", params={
+            "state": "failed", "end_date_gt": since, "end_date_lte": until, "order_by": "end_date",
+            "limit": limit, "offset": offset})
+
+    def successful_task_instances(self, *, since: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The most recent successful task instances since ``since`` (their logs teach boilerplate)."""
+        page = self.request("GET", "/api/v2/dags/~/dagRuns/~/taskInstances", params={
+            "state": "success", "end_date_gt": since, "order_by": "-end_date", "limit": limit})
+        return page["task_instances"]
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.request("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}")

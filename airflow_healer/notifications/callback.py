@@ -15,12 +15,14 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from airflow_healer.core.capture import make_failure, record_failure
+from airflow_healer.core.capture import attach_log, make_failure, record_failure
 from airflow_healer.core.config import HealerConfig
+from airflow_healer.core.logs import read_tail
 from airflow_healer.core.types import Failure
 
 log = logging.getLogger(__name__)
@@ -43,8 +45,37 @@ def _airflow_redactor() -> Callable[[str], str] | None:
     return lambda text: str(redact(text))
 
 
+def local_log_path(ti: Any) -> Path | None:
+    """The try's log file on this machine, where Airflow's file task handler writes it (or None).
+
+    Reading it is the callback's fast path; with remote logging only, or a log elsewhere, the healer
+    task and the watchdog read the log through the REST API instead.
+    """
+    try:
+        try:
+            from airflow.sdk.configuration import conf
+        except ImportError:  # Airflow 3.0/3.1
+            from airflow.configuration import conf
+        base = conf.get("logging", "base_log_folder", fallback="")
+        template = conf.get("logging", "log_filename_template", fallback="")
+        if not base:
+            return None
+        if template:
+            import jinja2
+
+            relative = jinja2.Template(template).render(ti=ti, try_number=ti.try_number)
+        else:
+            map_index = ti.map_index if ti.map_index is not None else -1
+            map_part = f"map_index={map_index}/" if map_index >= 0 else ""
+            relative = f"dag_id={ti.dag_id}/run_id={ti.run_id}/task_id={ti.task_id}/{map_part}attempt={ti.try_number}.log"
+        path = Path(base) / relative
+        return path if path.is_file() else None
+    except Exception:  # noqa: BLE001 - no fast path; the API path remains
+        return None
+
+
 def failure_from_context(context: Mapping[str, Any]) -> Failure:
-    """Build a redacted :class:`Failure` from an Airflow task context."""
+    """Build a redacted :class:`Failure` from an Airflow task context, with its log's telling lines."""
     ti = context["ti"]
     task = context.get("task")
     exception = context.get("exception")
@@ -54,7 +85,8 @@ def failure_from_context(context: Mapping[str, Any]) -> Failure:
         message = str(exception) if exception else context.get("reason") or NO_EXCEPTION
         exception = None
     started = getattr(ti, "start_date", None)
-    return make_failure(
+    redactor = _airflow_redactor()
+    failure = make_failure(
         dag_id=ti.dag_id,
         task_id=ti.task_id,
         run_id=ti.run_id,
@@ -66,8 +98,15 @@ def failure_from_context(context: Mapping[str, Any]) -> Failure:
         hostname=getattr(ti, "hostname", None) or socket.gethostname(),
         started_at=started.isoformat() if started is not None else None,
         source="callback",
-        redactor=_airflow_redactor(),
+        redactor=redactor,
     )
+    path = local_log_path(ti)
+    if path is not None:
+        try:
+            attach_log(failure, read_tail(path), redactor=redactor)
+        except Exception:  # noqa: BLE001 - the exception alone still makes an incident
+            log.warning("airflow_healer could not read the task log %s", path, exc_info=True)
+    return failure
 
 
 def capture(context: Mapping[str, Any], config: HealerConfig | None = None) -> str | None:

@@ -174,7 +174,7 @@ def locate(
     :param miner: boilerplate templates; the shipped ones when omitted.
     """
     miner = miner or _default()
-    lines = parse_log(log)
+    lines = log if isinstance(log, list) and log and isinstance(log[0], LogLine) else parse_log(log)
     result = Located(total_lines=len(lines))
     content: list[tuple[LogLine, str]] = []
     after_frame = False
@@ -278,18 +278,23 @@ def looks_like_log(text: str) -> bool:
                                                 for line in head if line.strip() and _FRAMED.match(line)))
 
 
-def compose(message: str, located: Located | None, *, max_extra_lines: int = 8) -> str:
+def compose(message: str, located: Located | Iterable[str] | None, *, max_extra_lines: int = 8) -> str:
     """What the classifier reads for a failure: the exception's message and the log's telling lines.
 
     A wrapper message (one that names no cause) gives way to the log; an informative one comes
     first, followed by the located lines it does not already contain.
+
+    :param located: a :class:`Located`, or the texts of located lines (as an incident stores them).
     """
-    if located is None or not located.lines:
+    if located is None:
+        return message
+    texts = [line.text for line in located.lines] if isinstance(located, Located) else list(located)
+    texts = [t for t in texts if t.strip()]
+    if not texts:
         return message
     if is_wrapper(message):
-        return located.text
-    extra = [line.text for line in located.lines if line.text.strip() and line.text.strip() not in message]
-    extra = [t for t in extra if not is_wrapper(t)][-max_extra_lines:]
+        return "\n".join(texts)
+    extra = [t for t in texts if t.strip() not in message and not is_wrapper(t)][-max_extra_lines:]
     return "\n".join([message, *extra]) if extra else message
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from airflow_healer.core.capture import make_failure
 from airflow_healer.core.healer import Healer
+from airflow_healer.core.logs import is_wrapper
 from airflow_healer.core.remediate.engine import Verdict
 from airflow_healer.core.types import Action, Incident, IncidentStatus, Outcome
 from airflow_healer.exceptions import AirflowApiError
@@ -36,6 +37,9 @@ class AirflowApi(Protocol):
 
     def clear(self, dag_id: str, run_id: str, task_ids: list[Any], *, note: str = "") -> list[dict[str, Any]]:
         """Clear (for real, not a dry run) the failed ones of ``task_ids`` in the same run."""
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> list[Any]:
+        """The events of one try's log (a bounded tail)."""
 
 
 @dataclass
@@ -200,6 +204,7 @@ class RunHealer:
             self._settled[key] = (try_number, "another healer holds this incident")
             log.info("%s is being healed by another healer; leaving it alone", _name(key))
             return
+        incident = read_try_log(self.healer, self.api, incident, try_number)
         classification = self.healer.classify(incident)
         decision = self.healer.decide(incident, classification)
         log.info("%s: %s (%s)", _name(key), decision.verdict, decision.reason)
@@ -249,6 +254,37 @@ class RunHealer:
             action_id = store.add_action(incident_id, Action("retry", attempt, Outcome.PENDING, detail))
             self._pending[key] = _Pending(incident_id, action_id, tries)
             log.info("%s: %s", _name(key), detail)
+
+
+def read_try_log(healer: Healer, api: AirflowApi, incident: Incident, try_number: int) -> Incident:
+    """Read the failed try's log through the API into its failure, unless the capture already did.
+
+    A log that cannot be read (gone, remote store down) leaves a note and the exception alone to
+    classify from; it never stops the healing. A try recorded without an error (a killed task) gets
+    its message from what the log says killed it.
+    """
+    failure = next((f for f in incident.failures if f.try_number == try_number), None)
+    if failure is None or failure.log_lines or failure.log_note:
+        return incident
+    message = None
+    try:
+        events = api.task_log(incident.dag_id, incident.run_id, incident.task_id, try_number, incident.map_index)
+        located = healer.read_log(failure, events)
+        if located.killed and is_wrapper(failure.message):
+            message = f"Task {located.killed}; it raised no exception (see its log)."
+        if not located.lines and not failure.log_note:
+            failure.log_note = "the log has no telling lines"
+    except AirflowApiError as exc:
+        failure.log_note = f"the log could not be read ({exc}); classified from the exception alone"
+        log.warning("%s.%s try %d: %s", incident.dag_id, incident.task_id, try_number, failure.log_note)
+    try:
+        healer.store.add_log(incident.id, try_number, excerpt=failure.log_excerpt, lines=failure.log_lines,
+                             note=failure.log_note, message=message, fingerprint=failure.fingerprint or None)
+        return healer.store.get_incident(incident.id) or incident
+    except Exception as exc:  # noqa: BLE001 - classify from what is in hand
+        log.warning("Could not store the log of %s.%s try %d: %s", incident.dag_id, incident.task_id, try_number, exc)
+        incident.log_lines, incident.log_note = failure.log_lines, failure.log_note
+        return incident
 
 
 def _name(key: TaskKey) -> str:

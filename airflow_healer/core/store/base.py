@@ -25,6 +25,10 @@ class Store(Protocol):
         callback firing twice, a callback and the watchdog) keeps one failure row.
         """
 
+    def add_log(self, incident_id: str, try_number: int, *, excerpt: str, lines: list[dict[str, Any]],
+                note: str = "", message: str | None = None, fingerprint: str | None = None) -> None:
+        """Attach what a try's log says (its tail, the located lines, a note) to that try's failure."""
+
     def get_incident(self, incident_id: str) -> Incident | None: ...
 
     def find_incident(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Incident | None: ...

@@ -35,7 +35,14 @@ from airflow_healer.exceptions import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: Columns added after a version, for stores written by older versions: (table, column, definition).
+_ADDED = [
+    (3, table, column, definition)
+    for table in ("incidents", "failures")
+    for column, definition in (("log_excerpt", "TEXT NOT NULL DEFAULT ''"), ("log_lines", "TEXT NOT NULL DEFAULT '[]'"),
+                               ("log_note", "TEXT NOT NULL DEFAULT ''"))
+]
 
 
 _SCHEMA = """
@@ -60,6 +67,9 @@ CREATE TABLE IF NOT EXISTS incidents (
     classifier TEXT,
     evidence TEXT NOT NULL DEFAULT '[]',
     reason TEXT NOT NULL DEFAULT '',
+    log_excerpt TEXT NOT NULL DEFAULT '',
+    log_lines TEXT NOT NULL DEFAULT '[]',
+    log_note TEXT NOT NULL DEFAULT '',
     claimed_by TEXT,
     claimed_until TEXT,
     UNIQUE (dag_id, run_id, task_id, map_index)
@@ -79,6 +89,9 @@ CREATE TABLE IF NOT EXISTS failures (
     failed_at TEXT,
     captured_at TEXT NOT NULL,
     source TEXT NOT NULL,
+    log_excerpt TEXT NOT NULL DEFAULT '',
+    log_lines TEXT NOT NULL DEFAULT '[]',
+    log_note TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (incident_id, try_number)
 );
 CREATE TABLE IF NOT EXISTS actions (
@@ -164,7 +177,8 @@ class SQLiteStore:
 
     @staticmethod
     def _init_schema(conn: sqlite3.Connection) -> None:
-        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
             return
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("BEGIN IMMEDIATE")
@@ -172,6 +186,11 @@ class SQLiteStore:
             for statement in _SCHEMA.split(";\n"):
                 if statement.strip():
                     conn.execute(statement)
+            for added_in, table, column, definition in _ADDED:
+                # A store from before this column: CREATE TABLE IF NOT EXISTS left the old table as it was.
+                have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if version < added_in and column not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -228,29 +247,34 @@ class SQLiteStore:
                 incident_id = uuid.uuid4().hex
                 conn.execute(
                     "INSERT INTO incidents (id, dag_id, run_id, task_id, map_index, status, created_at, updated_at,"
-                    " last_try_number, operator, exception_type, message, traceback, fingerprint, hostname)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " last_try_number, operator, exception_type, message, traceback, fingerprint, hostname,"
+                    " log_excerpt, log_lines, log_note)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (incident_id, failure.dag_id, failure.run_id, failure.task_id, failure.map_index,
                      IncidentStatus.OPEN.value, now, now, failure.try_number, failure.operator,
                      failure.exception_type, failure.message, failure.traceback, failure.fingerprint,
-                     failure.hostname),
+                     failure.hostname, failure.log_excerpt, json.dumps(failure.log_lines), failure.log_note),
                 )
             else:
                 incident_id = row["id"]
                 if failure.try_number >= row["last_try_number"] and failure.message:
                     conn.execute(
                         "UPDATE incidents SET updated_at=?, last_try_number=?, operator=COALESCE(?, operator),"
-                        " exception_type=?, message=?, traceback=?, fingerprint=?, hostname=? WHERE id=?",
+                        " exception_type=?, message=?, traceback=?, fingerprint=?, hostname=?,"
+                        " log_excerpt=?, log_lines=?, log_note=? WHERE id=?",
                         (now, failure.try_number, failure.operator, failure.exception_type, failure.message,
-                         failure.traceback, failure.fingerprint, failure.hostname, incident_id),
+                         failure.traceback, failure.fingerprint, failure.hostname, failure.log_excerpt,
+                         json.dumps(failure.log_lines), failure.log_note, incident_id),
                     )
             inserted = conn.execute(
                 "INSERT OR IGNORE INTO failures (incident_id, try_number, operator, exception_type, message,"
-                " traceback, fingerprint, hostname, started_at, failed_at, captured_at, source)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " traceback, fingerprint, hostname, started_at, failed_at, captured_at, source,"
+                " log_excerpt, log_lines, log_note)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (incident_id, failure.try_number, failure.operator, failure.exception_type, failure.message,
                  failure.traceback, failure.fingerprint, failure.hostname, failure.started_at, failure.failed_at,
-                 failure.captured_at or now, failure.source),
+                 failure.captured_at or now, failure.source, failure.log_excerpt, json.dumps(failure.log_lines),
+                 failure.log_note),
             ).rowcount
             if inserted:
                 self._log(conn, "failure", incident_id, {
@@ -260,13 +284,34 @@ class SQLiteStore:
                 })
         return incident_id
 
+    def add_log(self, incident_id: str, try_number: int, *, excerpt: str, lines: list[dict[str, Any]],
+                note: str = "", message: str | None = None, fingerprint: str | None = None) -> None:
+        """Attach what a try's log says to its failure (and to the incident, for its latest try).
+
+        :param message: replaces the failure's message when the capture had none worth keeping
+            (a try recorded from the API, a killed task).
+        """
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE failures SET log_excerpt=?, log_lines=?, log_note=?, message=COALESCE(?, message),"
+                " fingerprint=COALESCE(?, fingerprint) WHERE incident_id=? AND try_number=?",
+                (excerpt, json.dumps(lines), note, message, fingerprint, incident_id, try_number),
+            )
+            conn.execute(
+                "UPDATE incidents SET log_excerpt=?, log_lines=?, log_note=?, message=COALESCE(?, message),"
+                " fingerprint=COALESCE(?, fingerprint), updated_at=? WHERE id=? AND last_try_number=?",
+                (excerpt, json.dumps(lines), note, message, fingerprint, utcnow(), incident_id, try_number),
+            )
+            self._log(conn, "log", incident_id, {"try_number": try_number, "lines": len(lines), "note": note})
+
     def _incident(self, conn: sqlite3.Connection, row: sqlite3.Row) -> Incident:
         failures = [
             Failure(dag_id=row["dag_id"], task_id=row["task_id"], run_id=row["run_id"], map_index=row["map_index"],
                     try_number=f["try_number"], operator=f["operator"], exception_type=f["exception_type"],
                     message=f["message"], traceback=f["traceback"], fingerprint=f["fingerprint"],
                     hostname=f["hostname"], started_at=f["started_at"], failed_at=f["failed_at"],
-                    captured_at=f["captured_at"], source=f["source"])
+                    captured_at=f["captured_at"], source=f["source"], log_excerpt=f["log_excerpt"],
+                    log_lines=json.loads(f["log_lines"]), log_note=f["log_note"])
             for f in conn.execute("SELECT * FROM failures WHERE incident_id=? ORDER BY try_number", (row["id"],))
         ]
         actions = [
@@ -283,7 +328,8 @@ class SQLiteStore:
             fingerprint=row["fingerprint"], hostname=row["hostname"],
             error_type=ErrorType(row["error_type"]) if row["error_type"] else None,
             confidence=row["confidence"], classifier=row["classifier"], evidence=json.loads(row["evidence"]),
-            reason=row["reason"], failures=failures, actions=actions,
+            reason=row["reason"], log_excerpt=row["log_excerpt"], log_lines=json.loads(row["log_lines"]),
+            log_note=row["log_note"], failures=failures, actions=actions,
         )
 
     def get_incident(self, incident_id: str) -> Incident | None:

@@ -10,7 +10,7 @@ from airflow_healer.core.capture import make_failure
 from airflow_healer.core.healer import Healer
 from airflow_healer.core.remediate.run import RunHealer
 from airflow_healer.core.types import IncidentStatus, Outcome
-from airflow_healer.exceptions import AirflowApiError
+from airflow_healer.exceptions import AirflowApiError, RunNotFound
 
 TIMEOUT = "Read timed out. (read timeout=30)"
 
@@ -19,8 +19,12 @@ class FakeRun:
     """Tasks run when polled: each try takes the next outcome from its script; failures are captured
     by a 'callback' that writes to the store, as on_failure_callback does."""
 
-    def __init__(self, store, scripts: dict[str, list[str]], edges: dict[str, list[str]], capture=True):
+    def __init__(self, store, scripts: dict[str, list[str]], edges: dict[str, list[str]], capture=True,
+                 message=TIMEOUT, logs=None):
         self.store = store
+        self.message = message
+        self.logs = logs or {}  # (task_id, try_number) -> list of events; missing: 404
+        self.log_reads: list[tuple[str, int]] = []
         self.scripts = {t: deque(s) for t, s in scripts.items()}
         self.edges = edges
         self.capture = capture
@@ -43,7 +47,8 @@ class FakeRun:
                 ti["state"] = outcome
                 if outcome == "failed" and self.capture:
                     self.store.record_failure(make_failure(
-                        dag_id="etl", task_id=task_id, run_id="run", try_number=ti["try_number"], message=TIMEOUT))
+                        dag_id="etl", task_id=task_id, run_id="run", try_number=ti["try_number"],
+                        message=self.message))
 
     def task_instances(self, dag_id, run_id):
         self._step()
@@ -61,6 +66,12 @@ class FakeRun:
                 ti["try_number"] += 1
                 out.append(ti)
         return out
+
+    def task_log(self, dag_id, run_id, task_id, try_number, map_index=-1):
+        self.log_reads.append((task_id, try_number))
+        if (task_id, try_number) not in self.logs:
+            raise RunNotFound(f"GET .../{task_id}/logs/{try_number}: not found", 404)
+        return self.logs[(task_id, try_number)]
 
     def downstream(self, task_id):
         seen, todo = set(), list(self.edges.get(task_id, []))
@@ -161,3 +172,45 @@ def test_spooled_failures_are_written_before_healing(config, store):
 def test_a_healthy_run_needs_nothing(config, store, healthy):
     run = FakeRun(store, {"a": [healthy]}, {})
     assert heal(run, config).ok and store.list_incidents() == []
+
+
+BASH_FAILED = "Bash command failed. The command returned a non-zero exit code 28."
+
+
+def bash_log(cause: str) -> list[dict]:
+    hook = "airflow.task.hooks.airflow.providers.standard.hooks.subprocess.SubprocessHook"
+    return [
+        {"event": "::group::Log message source details"}, {"event": "/logs/attempt=1.log"}, {"event": "::endgroup::"},
+        {"event": "DAG bundles loaded: dags-folder", "level": "info", "logger": "airflow.dag_processing"},
+        {"event": "Running command: ['/usr/bin/bash', '-c', './export.sh']", "level": "info", "logger": hook},
+        {"event": "Output:", "level": "info", "logger": hook},
+        {"event": "starting export", "level": "info", "logger": hook},
+        {"event": cause, "level": "info", "logger": hook},
+        {"event": "Command exited with return code 28", "level": "info", "logger": hook},
+        {"event": "Task failed with exception", "level": "error", "logger": "task", "error_detail": [
+            {"exc_type": "AirflowException", "exc_value": BASH_FAILED, "is_cause": False, "frames": []}]},
+    ]
+
+
+def test_a_wrapper_exception_is_classified_from_the_try_log_and_healed(store, config):
+    curl = "curl: (28) Failed to connect to api.partner-exports.com port 443 after 130002 ms: Connection timed out"
+    run = FakeRun(store, {"extract": ["failed", "success"]}, {}, message=BASH_FAILED,
+                  logs={("extract", 1): bash_log(curl)})
+    report = heal(run, config)
+    assert report.ok and report.healed == ["extract"]
+    incident = store.find_incident("etl", "run", "extract")
+    assert incident.error_type.value == "network_timeout"
+    assert [line["text"] for line in incident.log_lines] == [curl]  # not the boilerplate, not the wrapper
+    assert incident.failures[0].log_note == "return code 28"
+    assert any(e.startswith("log line") and "curl: (28)" in e for e in incident.evidence)
+    assert "Bash command failed" not in incident.log_excerpt.splitlines()[0]
+
+
+def test_an_unreadable_log_degrades_to_the_exception_with_a_note(store, config):
+    run = FakeRun(store, {"extract": ["failed", "success"]}, {})  # no log: the API answers 404
+    report = heal(run, config)
+    assert report.ok
+    incident = store.find_incident("etl", "run", "extract")
+    assert incident.error_type.value == "network_timeout"  # from the exception's message
+    assert "the log could not be read" in incident.log_note and "404" not in incident.reason
+    assert run.log_reads == [("extract", 1)]
