@@ -47,6 +47,24 @@ def get_provider_info() -> dict[str, Any]:
                     "callback_timeout_seconds": _option("Most time a failure callback may take.", "float", "5"),
                     "spool_dir": _option("Where incidents wait when the store is down. Empty: AIRFLOW_HOME.",
                                          "string", ""),
+                    "watchdog_include": _option("Glob patterns (comma-separated) of the DAG ids the watchdog "
+                                                "watches.", "string", "*", "etl_*,ingest_*"),
+                    "watchdog_exclude": _option("Glob patterns of DAG ids the watchdog leaves alone.", "string", "",
+                                                "tmp_*"),
+                    "watchdog_heal": _option("Glob patterns of DAG ids whose failures the watchdog also retries. "
+                                             "Empty: it records and classifies only.", "string", "", "etl_*"),
+                    "watchdog_lookback": _option("How far back the watchdog's first cycle looks.", "string", "1d",
+                                                 "12h"),
+                    "watchdog_interval": _option("How often the healer_watchdog DAG runs; none: by hand only.",
+                                                 "string", "10m", "5m"),
+                    "watchdog_poll_seconds": _option("How often the watchdog's trigger polls the API.", "float",
+                                                     "30"),
+                    "watchdog_settle_seconds": _option("Failures younger than this are left to the DAG's own "
+                                                       "healer task for now.", "float", "30"),
+                    "watchdog_max_per_cycle": _option("Failed task instances one watchdog cycle handles at most.",
+                                                      "integer", "500"),
+                    "watchdog_learn_per_cycle": _option("Successful tries per cycle whose logs teach the log "
+                                                        "boilerplate.", "integer", "5"),
                 },
             }
         },

@@ -25,6 +25,24 @@ def airflow_home(environ: dict[str, str] | None = None) -> Path:
     return Path(environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration_seconds(value: str, name: str = "duration") -> float:
+    """``90``, ``90s``, ``30m``, ``12h``, ``1d``, ``2w`` as seconds."""
+    text = str(value).strip().lower()
+    try:
+        if text and text[-1] in _UNITS:
+            seconds = float(text[:-1]) * _UNITS[text[-1]]
+        else:
+            seconds = float(text)
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise ConfigurationError(f"{name} is {value!r}; use a positive number of seconds or 90s, 30m, 12h, 1d.")
+    return seconds
+
+
 @dataclass(frozen=True)
 class HealerConfig:
     """Settings of the healer; every field is a ``[healer]`` option of the same name.
@@ -41,6 +59,17 @@ class HealerConfig:
     :param poll_interval_seconds: how often the healer task looks at the run's task instances.
     :param callback_timeout_seconds: most time a failure callback spends writing an incident.
     :param spool_dir: where incidents wait when the store cannot be written.
+    :param watchdog_include: comma-separated glob patterns of the DAG ids the watchdog watches.
+    :param watchdog_exclude: comma-separated glob patterns of DAG ids it leaves alone.
+    :param watchdog_heal: patterns of DAG ids whose failures the watchdog also heals (retries);
+        empty by default: it records and classifies everywhere, and heals nothing on its own.
+    :param watchdog_lookback: how far back its first cycle looks (``90s``, ``30m``, ``12h``, ``1d``).
+    :param watchdog_interval: how often the watchdog DAG runs (same units); ``none`` to run it by hand.
+    :param watchdog_poll_seconds: how often its trigger asks the API for new failures.
+    :param watchdog_settle_seconds: failures younger than this are left to the DAG's own healer task
+        (which records a killed try after 15 s); the watchdog takes them on a later cycle.
+    :param watchdog_max_per_cycle: failed task instances one cycle handles at most (the rest wait).
+    :param watchdog_learn_per_cycle: successful tries whose logs one cycle learns boilerplate from.
     """
 
     store_url: str = ""
@@ -55,6 +84,15 @@ class HealerConfig:
     poll_interval_seconds: float = 3.0
     callback_timeout_seconds: float = 5.0
     spool_dir: str = ""
+    watchdog_include: str = "*"
+    watchdog_exclude: str = ""
+    watchdog_heal: str = ""
+    watchdog_lookback: str = "1d"
+    watchdog_interval: str = "10m"
+    watchdog_poll_seconds: float = 30.0
+    watchdog_settle_seconds: float = 30.0
+    watchdog_max_per_cycle: int = 500
+    watchdog_learn_per_cycle: int = 5
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -64,11 +102,28 @@ class HealerConfig:
             raise ConfigurationError("[healer] max_attempts must be 0 or more.")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ConfigurationError("[healer] min_confidence must be between 0 and 1.")
+        for name in ("watchdog_lookback", "watchdog_interval"):
+            value = getattr(self, name)
+            if not (name == "watchdog_interval" and value.strip().lower() in ("none", "")):
+                duration_seconds(value, f"[healer] {name}")
+        if self.watchdog_max_per_cycle < 1:
+            raise ConfigurationError("[healer] watchdog_max_per_cycle must be 1 or more.")
         home = airflow_home()
         if not self.store_url:
             object.__setattr__(self, "store_url", f"sqlite:///{home / 'healer.db'}")
         if not self.spool_dir:
             object.__setattr__(self, "spool_dir", str(home / "healer_spool"))
+
+    @property
+    def watchdog_lookback_seconds(self) -> float:
+        return duration_seconds(self.watchdog_lookback, "[healer] watchdog_lookback")
+
+    @property
+    def watchdog_interval_seconds(self) -> float | None:
+        """Seconds between watchdog runs, or None when it only runs by hand."""
+        if self.watchdog_interval.strip().lower() in ("none", ""):
+            return None
+        return duration_seconds(self.watchdog_interval, "[healer] watchdog_interval")
 
     def replace(self, **changes: Any) -> HealerConfig:
         return dataclasses.replace(self, **changes)

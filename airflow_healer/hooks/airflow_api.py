@@ -69,6 +69,17 @@ class AirflowApiHook(BaseHook):
             conn = self.get_connection(self.airflow_api_conn_id)
         except Exception:  # noqa: BLE001 - AirflowNotFoundException, or no API to ask: use the local default
             conn = None
+        return self._settings_from(conn)
+
+    async def async_settings(self) -> dict[str, str]:
+        """:attr:`settings` for code running in the triggerer's event loop."""
+        try:
+            conn = await self.aget_connection(self.airflow_api_conn_id)
+        except Exception:  # noqa: BLE001 - as in settings
+            conn = None
+        return self._settings_from(conn)
+
+    def _settings_from(self, conn: Any) -> dict[str, str]:
         if conn is not None and conn.host:
             host = conn.host.rstrip("/")
             if "://" not in host:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,22 @@ MAX_ATTEMPTS = 2
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow_home")
+    # The project's DAGs (examples and the watchdog) plus DAGs that exist for these tests only.
+    dags = tmp_path_factory.mktemp("dags")
+    for source in [*(ROOT / "dags").glob("*.py"), *(ROOT / "tests" / "integration" / "dags").glob("*.py")]:
+        shutil.copy(source, dags / source.name)
     env = {
         "AIRFLOW__HEALER__RETRY_BACKOFF_SECONDS": "1",
         "AIRFLOW__HEALER__POLL_INTERVAL_SECONDS": "1",
         "AIRFLOW__HEALER__MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+        # The watchdog runs when a test triggers it, and looks at failures a few seconds old.
+        "AIRFLOW__HEALER__WATCHDOG_INTERVAL": "none",
+        "AIRFLOW__HEALER__WATCHDOG_POLL_SECONDS": "2",
+        "AIRFLOW__HEALER__WATCHDOG_SETTLE_SECONDS": "3",
+        "AIRFLOW__HEALER__WATCHDOG_LEARN_PER_CYCLE": "3",
     }
     # No plugins folder: the plugin must load through the installed package, as it does for pip users.
-    instance = LocalAirflow(home, dags_folder=ROOT / "dags", env=env)
+    instance = LocalAirflow(home, dags_folder=dags, env=env)
     instance.start()
     pgid = os.getpgid(instance.process.pid)
     yield instance
@@ -33,5 +43,6 @@ def airflow(tmp_path_factory):
 @pytest.fixture(scope="session")
 def runs(airflow):
     """Both example DAGs, triggered together and waited for once: {dag_id: (run_id, final state)}."""
-    run_ids = {dag_id: airflow.trigger(dag_id) for dag_id in ("example_self_healing", "example_always_failing")}
+    run_ids = {dag_id: airflow.trigger(dag_id)
+               for dag_id in ("example_self_healing", "example_always_failing", "example_bash_self_healing")}
     return {dag_id: (run_id, airflow.wait_for_run(dag_id, run_id, timeout=400)) for dag_id, run_id in run_ids.items()}

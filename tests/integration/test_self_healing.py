@@ -70,3 +70,22 @@ def test_the_healer_api_needs_airflow_login(airflow, runs):
     assert {i["dag_id"] for i in body["incidents"]} >= {"example_self_healing", "example_always_failing"}
     one = body["incidents"][0]
     assert airflow.api("GET", f"/healer/api/incidents/{one['id']}")["id"] == one["id"]
+
+
+def test_a_bash_tasks_transient_failure_is_read_from_its_log_and_healed(airflow, runs):
+    run_id, state = runs["example_bash_self_healing"]
+    assert state == "success"
+    tries = airflow.task_tries("example_bash_self_healing", run_id, "export_partners")
+    assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")]
+
+    [incident] = incidents(airflow, "example_bash_self_healing")
+    assert incident["exception_type"] == "AirflowException"
+    assert "Bash command failed" in incident["message"]  # the exception names no cause ...
+    assert incident["error_type"] == "network_timeout"  # ... the log does
+    assert incident["status"] == "recovered"
+    located = [line["text"] for line in incident["log_lines"]]
+    assert any(text.startswith("curl: (28) Failed to connect") for text in located)
+    assert not any("Bash command failed" in text or "DagBag" in text for text in located)
+    assert any(e.startswith("log line") and "curl: (28)" in e for e in incident["evidence"])
+    assert "return code 28" in incident["failures"][0]["log_note"]
+    assert incident["failures"][0]["source"] == "callback"  # read from the local log file by the callback

@@ -272,7 +272,10 @@ def read_try_log(healer: Healer, api: AirflowApi, incident: Incident, try_number
         located = healer.read_log(failure, events)
         if located.killed and is_wrapper(failure.message):
             message = f"Task {located.killed}; it raised no exception (see its log)."
-        if not located.lines and not failure.log_note:
+        if located.total_lines == 0:
+            failure.log_note = ("the log could not be read: the API returned no lines (the file is gone and no "
+                                "remote log holds it); classified from the exception alone")
+        elif not located.lines and not failure.log_note:
             failure.log_note = "the log has no telling lines"
     except AirflowApiError as exc:
         failure.log_note = f"the log could not be read ({exc}); classified from the exception alone"
