@@ -35,7 +35,8 @@ ERROR_SHAPE = re.compile(
     r"illegal|malformed|corrupt|mismatch|does not match|doesn't match|incompatible|unsupported|unexpected|"
     r"missing|expired|reset by peer|unavailable|abort|panic|crash|stuck|rejected|violat|conflict|"
     r"insufficient|not allowed|too many|overflow|deadline|undefined|unknown|lost|broken|wrong|"
-    r"\b[45]\d\d\b"
+    # HTTP statuses where they read as one ("403 Forbidden", "status 429", "(503)"), not any count 400-599
+    r"\b[45]\d\d(?=(?-i::?\s+[A-Z]|\)))|(?:HTTP|status|code|error|returned|response)\W{0,4}[45]\d\d\b"
 )
 
 
@@ -48,7 +49,8 @@ class BoilerplateMiner:
     """Learns line templates and tells whether a line matches one.
 
     :param similarity: the share of a template's non-wildcard tokens a line must equal to match it.
-    :param max_templates: templates kept (the oldest learnt are dropped beyond it).
+    :param max_templates: templates kept; once reached, new ones are refused (the oldest, which include
+        the shipped ones, stay).
     """
 
     def __init__(self, similarity: float = 0.6, max_templates: int = 20_000):
@@ -91,7 +93,9 @@ class BoilerplateMiner:
             if not line.strip() or (skip_error_shaped and ERROR_SHAPE.search(line)):
                 continue
             if line.rstrip().endswith(REST):
+                before = self._count
                 self._add_prefix(tokens(line.rstrip()[: -len(REST)]))
+                new += self._count - before
                 continue
             toks = tokens(line)
             if not toks:
@@ -110,7 +114,7 @@ class BoilerplateMiner:
         return new
 
     def _add_prefix(self, toks: list[str]) -> None:
-        if toks:
+        if toks and self._count < self.max_templates:
             self._prefixes.setdefault(toks[0], []).append(toks)
             self._count += 1
 
@@ -132,8 +136,8 @@ class BoilerplateMiner:
 
     def matches(self, line: str) -> bool:
         toks = tokens(line)
-        if not toks:
-            return True  # blank or punctuation only
+        if not toks or not any(c.isalnum() for c in line):
+            return True  # blank or punctuation only (separators, progress bars' frames)
         if self._prefix_match(toks):
             return True
         template, score = self._best(toks)
@@ -144,12 +148,14 @@ class BoilerplateMiner:
                 + [" ".join([*t, REST]) for group in self._prefixes.values() for t in group])
 
     def to_bytes(self) -> bytes:
-        return json.dumps({"version": 1, "similarity": self.similarity, "templates": self.templates()}).encode()
+        return json.dumps({"version": 1, "similarity": self.similarity, "max_templates": self.max_templates,
+                           "templates": self.templates()}).encode()
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> BoilerplateMiner:
         data = json.loads(blob.decode("utf-8"))
-        miner = cls(similarity=float(data.get("similarity", 0.6)))
+        miner = cls(similarity=float(data.get("similarity", 0.6)),
+                    max_templates=int(data.get("max_templates", 20_000)))
         miner.add_templates(data.get("templates", []))
         return miner
 

@@ -38,19 +38,24 @@ _TB_SCAFFOLD = re.compile(
     r"occurred:|The above exception was the direct cause of the following exception:|[\^~\s]+$|\+[-=]+.*|\|)\s*$"
 )
 EXCEPTION_LINE = re.compile(
-    r"^\s*(?:Caused by:\s*|Exception in thread \"[^\"]*\"\s*|\|?\s*)?"
-    r"(?P<type>(?:[A-Za-z_][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception|Exit|Interrupt|Failure|Timeout|TimedOut|Fault|"
+    r"^\s*(?:\[[\w.-]{1,40}\]\s*)?(?:Caused by:\s*|Exception in thread \"[^\"]*\"\s*|\|?\s*)?"
+    r"(?P<type>(?:[A-Za-z_][\w$]*\.)*(?:errors|exceptions|errorfactory)\.[A-Z][\w$]*"
+    r"|(?:[A-Za-z_][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception|Exit|Interrupt|Failure|Timeout|TimedOut|Fault|"
     r"Denied|Forbidden|NotFound|Unauthorized|Unauthenticated|Exhausted|Unavailable|Expired|Conflict|BadRequest|"
     r"TooManyRequests|DeadlineExceeded|Corruption|Expired|Refused|Reset|Exceeded))(?::\s|:$|$)"
 )
 _RETURN_CODE = re.compile(
     r"(?i)(?:return(?:ed)?(?: a)?(?: non-zero)? (?:code|exit code)|exit(?:ed)?(?: with)? (?:code|status)|"
-    r"exit_code=|returncode=|signal=|exit status(?: =)?)\s*(?P<code>-?\d{1,4})"
+    r"exit_code=|returncode=|signal=|exit status(?: =)?|error code is:?)\s*(?P<code>-?\d{1,4})"
 )
 _KILLED = re.compile(
     r"(?i)\b(?P<what>SIGKILL|SIGTERM|SIGSEGV|OOMKilled|Killed process|out of memory|heartbeat timeout|"
-    r"zombie|externally set to|state of this instance has been externally set|marked as failed)"
+    r"without a heartbeat|zombie|externally set|marked as failed|shouldn't be running anymore|"
+    r"should not be running anymore)"
 )
+#: What the log says stopped a task, most telling first: Airflow sends SIGTERM *because* the state was
+#: set from outside, so a later SIGTERM must not hide that.
+_KILLER_RANK = ("outside", "heartbeat", "oom", "SIGKILL", "SIGSEGV", "SIGTERM", "other")
 
 # Phrases that point at a log instead of naming a cause. A message is a wrapper when, once these
 # are taken out, nothing error-shaped is left ("Bash command failed. The command returned a non-zero
@@ -58,7 +63,8 @@ _KILLED = re.compile(
 _WRAPPER_PHRASES = re.compile(
     r"(?i)\b(?:bash command failed|returned (?:a )?non-?zero exit (?:code|status)(?: -?\d+)?|"
     r"non-?zero exit (?:code|status)(?: -?\d+)?|exit(?:ed)? with (?:return )?(?:code|status) -?\d+|"
-    r"(?:return|exit) code:? -?\d+|exit status(?: =)? -?\d+|returned a failure|pod (?:\S+ )?failed|"
+    r"(?:return|exit) code:? -?\d+|exit status(?: =)? -?\d+|error code is:? -?\d+|returned a failure|"
+    r"pod (?:\S+ )?failed|"
     r"(?:job|task|step|run|command|pipeline|workflow|execution|application|operator|process|container|"
     r"dbt|spark-submit|build|stage)(?: \S+)? (?:has )?failed(?: with (?:an )?(?:error|exception))?|"
     r"(?:state|status|phase)\b.{0,30}\bfail(?:ed|ure)|task failed with exception|ssh operator error|cannot execute|see (?:the )?(?:task |pod |job )?logs?"
@@ -173,10 +179,11 @@ def locate(
     :param log: the log's text, bytes, or the REST API's list of events.
     :param miner: boilerplate templates; the shipped ones when omitted.
     """
-    miner = miner or _default()
+    miner = miner if miner is not None else _default()
     lines = log if isinstance(log, list) and log and isinstance(log[0], LogLine) else parse_log(log)
     result = Located(total_lines=len(lines))
     content: list[tuple[LogLine, str]] = []
+    rank = len(_KILLER_RANK)
     after_frame = False
     for line in lines:
         text = line.text
@@ -196,7 +203,9 @@ def locate(
             result.return_code = int(m.group("code"))
         killers = [k.group("what") for k in _KILLED.finditer(text)]
         if killers:
-            result.killed = _killed_reason(killers, text)
+            killed_rank = min(rank, _rank(killers))
+            if killed_rank < rank or not result.killed:
+                result.killed, rank = _killed_reason(killers, text), killed_rank
         if line.kind != "exception" and miner.matches(text):
             result.boilerplate += 1
             continue
@@ -213,18 +222,32 @@ def locate(
     return result
 
 
+def _kind(killer: str) -> str:
+    low = killer.lower()
+    if "externally set" in low or low == "marked as failed" or "be running anymore" in low:
+        return "outside"
+    if low in ("heartbeat timeout", "zombie", "without a heartbeat"):
+        return "heartbeat"
+    if low in ("oomkilled", "killed process", "out of memory"):
+        return "oom"
+    return killer.upper() if killer.upper() in _KILLER_RANK else "other"
+
+
+def _rank(killers: list[str]) -> int:
+    return min(_KILLER_RANK.index(_kind(k)) for k in killers)
+
+
 def _killed_reason(killers: list[str], text: str) -> str:
-    low = [k.lower() for k in killers]
-    oom = any(k in ("oomkilled", "killed process", "out of memory") for k in low)
-    signals = [k.upper() for k in killers if k.upper().startswith("SIG")]
-    if signals:
-        return f"killed by {signals[0]}" + (" (likely out of memory, OOM)" if oom else "")
-    if oom:
-        return "killed for running out of memory (OOM)"
-    if any(k in ("heartbeat timeout", "zombie") for k in low):
+    kinds = [_kind(k) for k in killers]
+    if "outside" in kinds:
+        return "its state was set from outside (by hand or through the API) and Airflow stopped it"
+    if "heartbeat" in kinds:
         return "heartbeat timeout: the task stopped reporting and the scheduler failed it"
-    if any("externally set" in k or k == "marked as failed" for k in low):
-        return "its state was set from outside (by hand or through the API)"
+    signals = [k for k in kinds if k.startswith("SIG")]
+    if signals:
+        return f"killed by {signals[0]}" + (" (likely out of memory, OOM)" if "oom" in kinds else "")
+    if "oom" in kinds:
+        return "killed for running out of memory (OOM)"
     return f"killed ({killers[0]})"
 
 
@@ -294,7 +317,14 @@ def compose(message: str, located: Located | Iterable[str] | None, *, max_extra_
         return message
     if is_wrapper(message):
         return "\n".join(texts)
-    extra = [t for t in texts if t.strip() not in message and not is_wrapper(t)][-max_extra_lines:]
+    said = message.strip()
+
+    def repeats(line: str) -> bool:  # "RuntimeError: fetch failed" repeats the message "fetch failed"
+        line = line.strip()
+        m = EXCEPTION_LINE.match(line)
+        return line in said or (m is not None and line[m.end():].strip() == said)
+
+    extra = [t for t in texts if not repeats(t) and not is_wrapper(t)][-max_extra_lines:]
     return "\n".join([message, *extra]) if extra else message
 
 

@@ -87,7 +87,7 @@ _TAIL_KV = re.compile(r"(?:\s+(?:source|loc|chan|logger)=\S+)+$")
 _OTHER_LEVEL = re.compile(
     r"^(?:\S{0,40}\s){0,4}?\[?" + _LEVEL_WORD + r"\]?[\s:]"  # 2024-.. ERROR x, 24/01/01 12:00 WARN y
     r"|^(?P<glog>[IWEF])\d{4} \d\d:\d\d:\d\d"  # glog (Kubernetes components)
-    r"|level=(?P<kv>\w+)"
+    r"|^.{0,160}?\blevel=\"?(?P<kv>\w+)"  # logfmt: time=... level=error msg=...
 )
 
 
@@ -100,7 +100,7 @@ def _text_line(number: int, raw: str) -> LogLine | None:
                 return None
             logger = m.groupdict().get("logger")
             return LogLine(number, msg.rstrip(), LEVELS.get(m.group("level").lower()), logger, "text", True)
-    m = _OTHER_LEVEL.match(raw[:120])
+    m = _OTHER_LEVEL.match(raw[:200])
     level = None
     if m:
         word = m.group("level") or m.group("glog") or m.group("kv") or ""
@@ -121,15 +121,18 @@ def _exception_lines(detail: Any) -> list[tuple[str, str]]:
             continue
         exc_type = str(item.get("exc_type") or "Exception")
         value = str(item.get("exc_value") or "")
-        frames = item.get("frames") or []
+        # Untrusted shapes: a field of the wrong type is ignored, never a reason to fail.
+        frames = item.get("frames")
         where = ""
-        if frames and isinstance(frames[-1], Mapping):
+        if isinstance(frames, list) and frames and isinstance(frames[-1], Mapping):
             last = frames[-1]
             where = f'{last.get("filename", "?")}:{last.get("lineno", "?")} in {last.get("name", "?")}'
         out.append((f"{exc_type}: {value}" if value else exc_type, where))
-        for note in item.get("exc_notes") or []:
+        notes = item.get("exc_notes")
+        for note in notes if isinstance(notes, list) else []:
             out.append((str(note), where))
-        for sub in item.get("exceptions") or []:  # exception groups
+        group = item.get("exceptions")
+        for sub in group if isinstance(group, list) else []:  # exception groups
             out.extend(_exception_lines(sub))
     return out
 
@@ -193,7 +196,7 @@ def parse_log(log: str | bytes | Iterable[Any], max_lines: int = MAX_LOG_LINES) 
         if stripped.startswith("{") and stripped.endswith("}") and '"' in stripped and len(raw) <= MAX_EVENT_CHARS:
             try:
                 event = json.loads(stripped)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deep to be a log event
                 event = None
             if isinstance(event, Mapping) and ("event" in event or "message" in event):
                 out.extend(_event_lines(number, event))

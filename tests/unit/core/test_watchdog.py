@@ -100,7 +100,7 @@ def test_an_unwired_dags_failure_is_recorded_and_classified_from_its_log(healer,
     incident = store.find_incident("sales", "run1", "t")
     assert incident.failures[0].source == "watchdog"
     assert incident.error_type.value == "permission_denied"
-    assert [line["why"] for line in incident.log_lines] == ["error shape"]
+    assert [line["why"] for line in incident.log_lines] == ["exception"]
     assert incident.status is IncidentStatus.OPEN and "does not heal sales" in incident.reason
 
 

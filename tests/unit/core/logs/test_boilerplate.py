@@ -109,8 +109,6 @@ def test_to_bytes_from_bytes_round_trips(miner):
         assert again.matches(line) == miner.matches(line)
 
 
-@pytest.mark.xfail(reason="to_bytes stores similarity but not max_templates; from_bytes gives the default 20,000",
-                   strict=True)
 def test_the_template_bound_survives_a_round_trip():
     assert BoilerplateMiner.from_bytes(BoilerplateMiner(max_templates=10).to_bytes()).max_templates == 10
 
@@ -135,8 +133,6 @@ def test_a_line_of_a_known_template_is_still_merged_at_the_bound():
     assert miner.templates() == [f"Syncing table {WILDCARD} to warehouse"]
 
 
-@pytest.mark.xfail(reason="templates ending in <...> are added by _add_prefix, which does not check max_templates",
-                   strict=True)
 def test_max_templates_bounds_prefix_templates_too():
     miner = BoilerplateMiner(max_templates=10)
     miner.learn([f"{w} begins {REST}" for w in WORDS[:300]])

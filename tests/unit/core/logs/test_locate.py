@@ -144,9 +144,6 @@ def test_the_cause_follows_an_informative_message():
     assert "ConnectionResetError: [Errno 104] Connection reset by peer" in composed
 
 
-@pytest.mark.xfail(reason="compose adds the exception line 'RuntimeError: fetch failed' after the message "
-                          "'fetch failed': the line is not contained in the message, but it is the message",
-                   strict=True)
 def test_compose_does_not_repeat_the_message():
     composed = compose("fetch failed", locate(json_lines(CHAIN)))
     assert composed.count("fetch failed") == 1
@@ -317,15 +314,12 @@ def test_a_spark_driver_log_keeps_the_executor_failure():
     assert located.exception == f"airflow.exceptions.AirflowException: {SPARK_WRAPPER}"
 
 
-@pytest.mark.xfail(reason="SparkSubmitHook's 'Cannot execute: <cmd>. Error code is: 1.' is not a wrapper: "
-                          "the word 'Error' in 'Error code is' survives the wrapper phrases", strict=True)
 def test_the_spark_submit_wrapper_gives_way_to_the_drivers_log():
     composed = compose(SPARK_WRAPPER, locate(SPARK))
     assert "Cannot execute" not in composed
     assert "java.lang.OutOfMemoryError: Java heap space" in composed
 
 
-@pytest.mark.xfail(reason="_RETURN_CODE does not know SparkSubmitHook's 'Error code is: N'", strict=True)
 def test_the_spark_submit_return_code_is_read():
     assert locate(SPARK).return_code == 1
 
@@ -401,8 +395,6 @@ def test_a_dbt_run_keeps_its_error_summary():
     assert located.return_code == 1
 
 
-@pytest.mark.xfail(reason="ERROR_SHAPE's HTTP-status alternative \\b[45]\\d\\d\\b takes any number from 400 to "
-                          "599 for an error: '412 macros' makes dbt's preamble an error-shaped line", strict=True)
 def test_a_count_between_400_and_599_is_not_an_error():
     assert "Found 12 models" not in locate(dbt_log(macros=412)).text
 
@@ -417,7 +409,7 @@ EXTERNALLY_SET = (f"{TS} {{local_task_job_runner.py:302}} WARNING - State of thi
 
 def test_a_state_set_from_outside_is_what_killed_the_task():
     located = locate(STARTED + EXTERNALLY_SET)
-    assert located.killed == "its state was set from outside (by hand or through the API)"
+    assert located.killed == "its state was set from outside (by hand or through the API) and Airflow stopped it"
     assert "externally set" not in located.text  # Airflow's own line: the reason is in `killed`
     assert [(line.text, line.why) for line in located.lines] == [("Processing batch 3 of 12", "tail")]
 
@@ -429,8 +421,6 @@ def test_an_airflow2_zombie_is_a_heartbeat_timeout():
     assert locate(log).killed == "heartbeat timeout: the task stopped reporting and the scheduler failed it"
 
 
-@pytest.mark.xfail(reason="a later killer overwrites an earlier one: the SIGTERM Airflow sends because the state "
-                          "was set from outside becomes the reason", strict=True)
 def test_the_sigterm_that_follows_an_external_state_does_not_hide_it():
     log = STARTED + EXTERNALLY_SET + "\n" + (
         f"{TS} {{process_utils.py:131}} INFO - Sending Signals.SIGTERM to group 1234. PIDs of all processes in the "
@@ -440,9 +430,6 @@ def test_the_sigterm_that_follows_an_external_state_does_not_hide_it():
     assert "from outside" in locate(log).killed
 
 
-@pytest.mark.xfail(reason="Airflow 3 says 'Server indicated the task shouldn't be running anymore' and puts "
-                          "'externally set' in a detail field that parse_log does not read: killed is ''",
-                   strict=True)
 def test_an_airflow3_state_set_from_outside_is_what_killed_the_task():
     log = [event("Processing batch 3 of 12", logger="task.stdout"),
            event("Server indicated the task shouldn't be running anymore. Terminating process", "error",
@@ -453,8 +440,6 @@ def test_an_airflow3_state_set_from_outside_is_what_killed_the_task():
     assert "from outside" in locate(log).killed
 
 
-@pytest.mark.xfail(reason="_KILLED knows Airflow 2's 'zombie' but not Airflow 3's wording of the same event",
-                   strict=True)
 def test_an_airflow3_task_without_a_heartbeat_is_a_heartbeat_timeout():
     log = STARTED + (f"{TS} {{scheduler_job_runner.py:2110}} ERROR - Detected a task instance without a heartbeat: "
                      "<TaskInstance: etl.load manual__2026-12-01T00:00:00+00:00 [running]> (See https://airflow."
@@ -521,8 +506,6 @@ def test_a_deployments_own_boilerplate_learnt_from_successful_logs_is_dropped():
     assert located.boilerplate == 3
 
 
-@pytest.mark.xfail(reason="locate takes `miner or _default()`: an empty BoilerplateMiner has len 0, is falsy, "
-                          "and the shipped templates are used instead of it", strict=True)
 def test_an_empty_miner_is_used_as_given():
     located = locate(json_lines(BASH_CURL), miner=BoilerplateMiner())
     assert located.boilerplate == 0
@@ -570,8 +553,7 @@ def test_located_as_dict_is_what_an_incident_shows(bash_curl_located):
         "",
         "   ",
         None,
-        pytest.param(SPARK_WRAPPER, marks=pytest.mark.xfail(reason="'Error code is: 1' reads as an error shape",
-                                                            strict=True)),
+        SPARK_WRAPPER,
     ],
 )
 def test_wrappers_name_no_cause(message):
