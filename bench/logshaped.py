@@ -138,8 +138,43 @@ def _pod_log(r: random.Random, message: str, dag: str, task: str) -> str:
     return "\n".join(lines)
 
 
+def _noisy_user(r: random.Random, message: str, dag: str, task: str) -> str:
+    """A chatty task: hundreds of progress lines and a deprecation warning before the failure."""
+    ts = "2026-11-{:02d}T{:02d}:{:02d}:{:02d}.{:06d}Z"
+    out = []
+    for i in range(r.randint(150, 400)):
+        line = r.choice(_USER_LINES).replace("3", str(i % 10))
+        out.append({"event": line, "level": "info", "logger": "task.stdout"})
+        if i == 40:
+            out.append({"event": "FutureWarning: the 'use_legacy_sql' argument is deprecated", "level": "warning",
+                        "logger": "py.warnings"})
+    exc_type, value = _exc_split(message)
+    out.append({"event": "Task failed with exception", "level": "error", "logger": "task", "error_detail": [
+        {"exc_type": exc_type, "exc_value": value, "is_cause": False,
+         "frames": [{"filename": f"/opt/airflow/dags/{dag}.py", "lineno": 88, "name": task}]}]})
+    out.append({"event": "Task instance state updated to failed", "level": "info", "logger": "task"})
+    lines = []
+    for i, e in enumerate(out):
+        e["timestamp"] = ts.format(r.randint(1, 28), r.randint(0, 23), r.randint(0, 59), i % 60, r.randint(0, 999999))
+        lines.append(json.dumps(e))
+    return "\n".join(lines)
+
+
+def _cloud_logging(r: random.Random, message: str, dag: str, task: str) -> str:
+    """Composer task logs as Cloud Logging exports them: severity, then the text."""
+    stamp = f"2026-11-{r.randint(10, 28)} {r.randint(10, 23)}:{r.randint(10, 59)}:{r.randint(10, 59)}.{r.randint(100, 999)} UTC"
+    lines = [f"{stamp} INFO Worker picked up {dag}.{task} (try 1 of 3)",
+             f"{stamp} INFO Setting up connection google_cloud_default",
+             f"{stamp} INFO {r.choice(_USER_LINES)}"]
+    lines += [f"{stamp} ERROR {part}" for part in message.split("\n")]
+    lines += [f"{stamp} INFO Task {dag}.{task} finished with state failed",
+              f"{stamp} INFO Uploading task log to gs://us-central1-composer-bucket/logs"]
+    return "\n".join(lines)
+
+
 SHAPES = {"airflow3_json": _airflow3_json, "airflow3_rendered": _airflow3_rendered,
-          "airflow2_text": _airflow2_text, "pod_log": _pod_log}
+          "airflow2_text": _airflow2_text, "pod_log": _pod_log, "noisy_user": _noisy_user,
+          "cloud_logging": _cloud_logging}
 
 
 def make_log(message: str, seed: int, shape: str | None = None) -> tuple[str, str]:

@@ -36,7 +36,7 @@ ERROR_SHAPE = re.compile(
     r"missing|expired|reset by peer|unavailable|abort|panic|crash|stuck|rejected|violat|conflict|"
     r"insufficient|not allowed|too many|overflow|deadline|undefined|unknown|lost|broken|wrong|"
     # HTTP statuses where they read as one ("403 Forbidden", "status 429", "(503)"), not any count 400-599
-    r"\b[45]\d\d(?=(?-i::?\s+[A-Z]|\)))|(?:HTTP|status|code|error|returned|response)\W{0,4}[45]\d\d\b"
+    r"(?<![.,:\d])\b[45]\d\d(?=(?-i::?\s+[A-Z]|\)))|(?:HTTP|status|code|error|returned|response)\W{0,4}[45]\d\d\b"
 )
 
 

@@ -151,7 +151,7 @@ class Located:
 
 
 def _why(line: LogLine) -> str:
-    text = line.text
+    text = line.body
     if line.kind == "exception" or EXCEPTION_LINE.match(text):
         return "wrapper" if is_wrapper(text) else "exception"
     if is_wrapper(text) and len(text) < 300:
@@ -186,7 +186,7 @@ def locate(
     rank = len(_KILLER_RANK)
     after_frame = False
     for line in lines:
-        text = line.text
+        text = line.body
         if not text.strip():
             continue
         if _scaffold(text):

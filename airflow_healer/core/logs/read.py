@@ -51,6 +51,14 @@ class LogLine:
     kind: str = "text"
     framed: bool = False
 
+    @property
+    def body(self) -> str:
+        """The text without a leading timestamp and level (what shapes and templates are judged on)."""
+        if self.framed:
+            return self.text
+        m = _PREFIX.match(self.text)
+        return self.text[m.end():] if m and m.end() else self.text
+
 
 def read_tail(path: str | os.PathLike[str], max_bytes: int = MAX_LOG_BYTES) -> str:
     """The last ``max_bytes`` of a file as text, starting at a line boundary.
@@ -83,6 +91,13 @@ _AIRFLOW_FRAMES = [
     re.compile(r"^\d{4}-\d\d-\d\d[T ][\d:.,]{8,20}Z?\s+\[" + _LEVEL_WORD + r"\s*\]\s+(?P<msg>.*)$"),
 ]
 _SKIP_EVENTS = ("::group::", "::endgroup::")  # the UI's folding markers
+# A leading timestamp (with its UTC or offset) and level of any framing; one blank after the level is
+# taken, so the indentation of a traceback's lines survives.
+_PREFIX = re.compile(
+    r"^(?:\[?(?:\d{2,4}[-/]\d\d[-/]\d\d[T ,]{1,2})?\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
+    r"(?:\s?UTC)?\]?\s+)?"
+    r"(?:\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|SEVERE|NOTICE)\]?(?:\s*[:-])?\s)?"
+)
 _TAIL_KV = re.compile(r"(?:\s+(?:source|loc|chan|logger)=\S+)+$")
 _OTHER_LEVEL = re.compile(
     r"^(?:\S{0,40}\s){0,4}?\[?" + _LEVEL_WORD + r"\]?[\s:]"  # 2024-.. ERROR x, 24/01/01 12:00 WARN y
