@@ -15,15 +15,17 @@ import traceback as tb
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow_healer.core.config import HealerConfig
-from airflow_healer.core.logs import Located, compose, locate, parse_log
-from airflow_healer.core.logs.boilerplate import BoilerplateMiner
 from airflow_healer.core.normalize import fingerprint, to_text
 from airflow_healer.core.redact import redact
 from airflow_healer.core.store import Store, open_store
 from airflow_healer.core.store.base import utcnow
 from airflow_healer.core.types import Failure
+
+if TYPE_CHECKING:  # the log modules compile large regexes: DAG files importing the callback skip them
+    from airflow_healer.core.logs import BoilerplateMiner, Located
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,8 @@ def attach_log(
     The fingerprint follows what the classifier reads, so two Bash failures with the same exit code
     but different causes are different templates.
     """
+    from airflow_healer.core.logs import compose, locate, parse_log
+
     lines = parse_log(log)  # type: ignore[arg-type]
     located = locate(lines, miner=miner)
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from airflow_healer.core.capture import Spool, attach_log, record_failure
 from airflow_healer.core.classify import Classifier, get_classifier
 from airflow_healer.core.config import HealerConfig
-from airflow_healer.core.logs import BoilerplateMiner, Located, compose, default_miner, is_wrapper
 from airflow_healer.core.remediate.engine import Decision, decide
 from airflow_healer.core.store import Store, open_store
 from airflow_healer.core.types import Classification, Failure, Incident, Outcome
+
+if TYPE_CHECKING:
+    from airflow_healer.core.logs import BoilerplateMiner, Located
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ class Healer:
 
     @cached_property
     def _learnt_boilerplate(self) -> BoilerplateMiner:
+        from airflow_healer.core.logs import BoilerplateMiner
+
         try:
             blob = self.store.get_blob(BOILERPLATE_BLOB)
             return BoilerplateMiner.from_bytes(blob) if blob else BoilerplateMiner()
@@ -58,6 +63,8 @@ class Healer:
     @cached_property
     def miner(self) -> BoilerplateMiner:
         """The shipped boilerplate templates plus those learnt from this deployment's successful logs."""
+        from airflow_healer.core.logs import default_miner
+
         miner = default_miner()
         miner.add_templates(self._learnt_boilerplate.templates())
         return miner
@@ -88,6 +95,8 @@ class Healer:
         A wrapper exception (``Bash command failed ...``) names no cause: then the log's lines are
         what the classifier reads, and the wrapper's class is not offered as a hint.
         """
+        from airflow_healer.core.logs import compose, is_wrapper
+
         located = [line["text"] for line in incident.log_lines]
         text = compose(incident.message, located)
         wrapper = bool(located) and is_wrapper(incident.message)
@@ -113,6 +122,7 @@ class Healer:
         if incident.error_type is None or incident.error_type.value == "unknown":
             return
         from airflow_healer.core.classify.knowledge import KnowledgeEntry
+        from airflow_healer.core.logs import compose
 
         entry = KnowledgeEntry(
             id=f"incident-{incident.fingerprint or incident.id}-{incident.error_type.value}",

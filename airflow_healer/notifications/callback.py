@@ -22,7 +22,6 @@ from airflow.sdk import BaseNotifier
 
 from airflow_healer.core.capture import attach_log, make_failure, record_failure
 from airflow_healer.core.config import HealerConfig
-from airflow_healer.core.logs import read_tail
 from airflow_healer.core.types import Failure
 
 log = logging.getLogger(__name__)
@@ -102,6 +101,8 @@ def failure_from_context(context: Mapping[str, Any]) -> Failure:
     )
     path = local_log_path(ti)
     if path is not None:
+        from airflow_healer.core.logs import read_tail
+
         try:
             attach_log(failure, read_tail(path), redactor=redactor)
         except Exception:  # noqa: BLE001 - the exception alone still makes an incident

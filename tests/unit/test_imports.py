@@ -40,3 +40,11 @@ def test_the_callback_loads_no_sklearn_pandas_or_google_cloud():
     new = loaded_after("import airflow.sdk\nfrom airflow_healer import on_failure_callback, self_healing, HealerNotifier")
     assert not {m for m in new if m.split(".")[0] in HEAVY}
     assert not {m for m in new if m.startswith("google.cloud.")}
+
+
+def test_the_watchdog_dag_file_loads_no_sklearn_pandas_or_google_cloud(airflow_home):
+    new = loaded_after("import airflow.sdk\nfrom airflow_healer.watchdog import healer_watchdog_dag\n"
+                       "dag = healer_watchdog_dag()\nassert [t.task_id for t in dag.tasks] == "
+                       "['wait_for_failures', 'record_failures']")
+    assert not {m for m in new if m.split(".")[0] in HEAVY}
+    assert not {m for m in new if m.startswith("google.cloud.")}

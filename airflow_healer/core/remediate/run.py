@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from airflow_healer.core.capture import make_failure
 from airflow_healer.core.healer import Healer
-from airflow_healer.core.logs import is_wrapper
 from airflow_healer.core.remediate.engine import Verdict
 from airflow_healer.core.types import Action, Incident, IncidentStatus, Outcome
 from airflow_healer.exceptions import AirflowApiError
@@ -263,6 +262,8 @@ def read_try_log(healer: Healer, api: AirflowApi, incident: Incident, try_number
     classify from; it never stops the healing. A try recorded without an error (a killed task) gets
     its message from what the log says killed it.
     """
+    from airflow_healer.core.logs import is_wrapper
+
     failure = next((f for f in incident.failures if f.try_number == try_number), None)
     if failure is None or failure.log_lines or failure.log_note:
         return incident
