@@ -289,6 +289,95 @@ def cmd_kb_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- task logs and the watchdog ------------------------------------------------------------
+
+
+def _log_file(path: str) -> str:
+    from airflow_healer.core.logs import read_tail
+
+    if path == "-":
+        from airflow_healer.core.logs.read import MAX_LOG_BYTES
+
+        data = sys.stdin.buffer.read()
+        return data[-MAX_LOG_BYTES:].decode("utf-8", errors="replace")
+    try:
+        return read_tail(path)
+    except OSError as exc:
+        raise HealerError(f"Cannot read the log {path}: {exc}") from exc
+
+
+def cmd_logs_locate(args: argparse.Namespace) -> int:
+    from airflow_healer.core.capture import make_failure
+    from airflow_healer.core.healer import Healer
+
+    healer = Healer(HealerConfig.load(), store=_store(args))
+    failure = make_failure(dag_id="-", task_id="-", run_id="-", message=args.message or "")
+    located = healer.read_log(failure, _log_file(args.file))
+    from airflow_healer.core.logs import compose
+
+    text = compose(failure.message, [line["text"] for line in failure.log_lines])
+    classification = healer.classifier.classify(text) if text.strip() else None
+    out = {
+        "lines": failure.log_lines, "note": failure.log_note, "exception": located.exception,
+        "read_lines": located.total_lines, "boilerplate_lines": located.boilerplate,
+        "classification": classification.as_dict() if classification else None,
+    }
+    if args.json:
+        json.dump(out, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{located.total_lines} line(s) read, {located.boilerplate} boilerplate; the lines that say why:")
+    for line in failure.log_lines:
+        print(f"  {line['line']:>5}  {line['why']:<12} {line['text'][:300]}")
+    if not failure.log_lines:
+        print("  (none)")
+    if failure.log_note:
+        print(f"note: {failure.log_note}")
+    if classification:
+        print(f"classified: {classification.error_type} ({classification.confidence:.2f}), "
+              f"strategy {classification.strategy}")
+    return 0
+
+
+def cmd_logs_learn(args: argparse.Namespace) -> int:
+    from airflow_healer.core.healer import Healer
+    from airflow_healer.core.logs import parse_log
+
+    healer = Healer(HealerConfig.load(), store=_store(args))
+    total = 0
+    for path in args.files:
+        new = healer.learn_boilerplate([line.text for line in parse_log(_log_file(path))])
+        print(f"{path}: {new} new template(s)")
+        total += new
+    print(f"Learnt {total} boilerplate template(s) from {len(args.files)} log(s) of successful tries.")
+    return 0
+
+
+def cmd_watchdog_status(args: argparse.Namespace) -> int:
+    from airflow_healer.core.watchdog import read_state, read_watermark
+
+    config = HealerConfig.load()
+    store = _store(args)
+    state = read_state(store)
+    out = {"watermark": read_watermark(store, config), "last_cycle": state.get("last_cycle"),
+           "retries_in_flight": len(state.get("pending", [])), "last_report": state.get("last_report")}
+    if args.json:
+        json.dump(out, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    if not state:
+        print(f"The watchdog has not run yet; its first cycle looks back to {out['watermark']}.")
+        return 0
+    report = state.get("last_report") or {}
+    print(f"last cycle: {out['last_cycle']}; failures after {out['watermark']} are new")
+    print(f"it saw {report.get('seen', 0)}, recorded {report.get('recorded', 0)}, "
+          f"{report.get('already_recorded', 0)} already recorded, {report.get('excluded', 0)} excluded; "
+          f"classified {report.get('classified') or {}}; {out['retries_in_flight']} retry(ies) in flight")
+    for error in report.get("errors", []):
+        print(f"error: {error}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-healer", description=__doc__)
     parser.add_argument("--store-url", help="store to use instead of [healer] store_url")
@@ -342,6 +431,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = model.add_parser("activate", help="make a version active (a roll-back activates an older one)")
     p.add_argument("version")
     p.set_defaults(func=cmd_model_activate)
+
+    logs = sub.add_parser("logs", help="task logs: find why a try failed, learn boilerplate").add_subparsers(
+        dest="sub", required=True)
+    p = logs.add_parser("locate", help="the lines of a task log that say why it failed, and their classification")
+    p.add_argument("file", help="a task log (Airflow 3 JSON lines or text), or - for stdin; its tail is read")
+    p.add_argument("--message", help="the exception's message, when known")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_logs_locate)
+    p = logs.add_parser("learn", help="learn boilerplate templates from logs of successful tries (kept in the store)")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_logs_learn)
+
+    watchdog = sub.add_parser("watchdog", help="the healer_watchdog DAG's state").add_subparsers(
+        dest="sub", required=True)
+    p = watchdog.add_parser("status", help="its watermark and what its last cycle found")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_watchdog_status)
 
     kb = sub.add_parser("kb", help="the knowledge base").add_subparsers(dest="sub", required=True)
     p = kb.add_parser("template", help="print the import template")

@@ -71,6 +71,7 @@ class Healer:
 
     def learn_boilerplate(self, lines: list[str]) -> int:
         """Learn templates from the lines of a successful try's log; returns how many are new."""
+        lines = [line for line in lines if not self.miner.matches(line)]  # what is known already adds nothing
         new = self._learnt_boilerplate.learn(lines)
         if new:
             self.miner.learn(lines)
