@@ -1,4 +1,5 @@
-"""The demo: a local Airflow runs example_self_healing, whose task fails once and heals in the same run."""
+"""The demo: a local Airflow runs example_self_healing (a Python task) and example_bash_self_healing (a Bash
+task whose cause is only in its log); each fails once and heals in the same run."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from airflow_healer.standalone import LocalAirflow, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / ".airflow-demo"
-DAG_ID = "example_self_healing"
+DEMOS = [
+    ("example_self_healing", "extract_orders", "extract_orders times out on its first try"),
+    ("example_bash_self_healing", "export_partners",
+     "export_partners' curl times out on its first try; the exception only says 'Bash command failed'"),
+]
 
 
 def port_free(port: int) -> bool:
@@ -23,6 +28,36 @@ def port_free(port: int) -> bool:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def watch(airflow: LocalAirflow, dag_id: str, task_id: str, blurb: str) -> str:
+    """Trigger ``dag_id``, print its task's tries as they end, then its incident; returns the run's state."""
+    run_id = airflow.trigger(dag_id)
+    print(f"==> triggered {dag_id}, run {run_id}; {blurb} ...", flush=True)
+    seen: set[tuple[int, str]] = set()
+    deadline = time.monotonic() + 300
+    state = "running"
+    while state in ("queued", "running") and time.monotonic() < deadline:
+        for t in airflow.task_tries(dag_id, run_id, task_id):
+            if t["state"] in ("success", "failed") and (t["try_number"], t["state"]) not in seen:
+                seen.add((t["try_number"], t["state"]))
+                print(f"    {task_id} try {t['try_number']}: {t['state']}", flush=True)
+        state = airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+        time.sleep(1)
+    print(f"==> the same run ended: {state.upper()}", flush=True)
+
+    from airflow_healer.core.config import HealerConfig
+    from airflow_healer.core.store import open_store
+
+    store = open_store(HealerConfig.load({"AIRFLOW_HOME": str(HOME)}).store_url)
+    for incident in store.list_incidents(dag_id=dag_id, run_id=run_id):
+        actions = ", ".join(f"{a.strategy} #{a.attempt} -> {a.outcome}" for a in incident.actions)
+        confidence = f"{incident.confidence:.2f}" if incident.confidence is not None else "?"
+        print(f"    incident {incident.id[:8]}: {incident.task_id} {incident.error_type} ({confidence}), "
+              f"actions: {actions or '-'}, status: {incident.status}")
+        for line in incident.log_lines[-3:]:
+            print(f"      decided by log line {line['line']}: {line['text'][:110]}")
+    return state
 
 
 def main() -> int:
@@ -46,29 +81,8 @@ def main() -> int:
         airflow.start()
         print(f"==> Airflow is healthy after {time.monotonic() - started:.0f}s at {airflow.base_url}", flush=True)
 
-        run_id = airflow.trigger(DAG_ID)
-        print(f"==> triggered {DAG_ID}, run {run_id}; extract_orders times out on its first try ...", flush=True)
-        seen: set[tuple[int, str]] = set()
-        deadline = time.monotonic() + 300
-        state = "running"
-        while state in ("queued", "running") and time.monotonic() < deadline:
-            for t in airflow.task_tries(DAG_ID, run_id, "extract_orders"):
-                if t["state"] in ("success", "failed") and (t["try_number"], t["state"]) not in seen:
-                    seen.add((t["try_number"], t["state"]))
-                    print(f"    extract_orders try {t['try_number']}: {t['state']}", flush=True)
-            state = airflow.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")["state"]
-            time.sleep(1)
-        print(f"==> the same run ended: {state.upper()}", flush=True)
-
-        from airflow_healer.core.config import HealerConfig
-        from airflow_healer.core.store import open_store
-
-        store = open_store(HealerConfig.load({"AIRFLOW_HOME": str(HOME)}).store_url)
-        for incident in store.list_incidents(dag_id=DAG_ID, run_id=run_id):
-            actions = ", ".join(f"{a.strategy} #{a.attempt} -> {a.outcome}" for a in incident.actions)
-            print(f"    incident {incident.id[:8]}: {incident.task_id} {incident.error_type} "
-                  f"({incident.confidence:.2f}), actions: {actions}, status: {incident.status}")
-
+        states = [watch(airflow, dag_id, task_id, blurb) for dag_id, task_id, blurb in DEMOS]
+        state = "success" if all(st == "success" for st in states) else "failed"
         print(f"""
 Where to look:
   Airflow UI:   {airflow.base_url}   login: admin / {airflow.password}
