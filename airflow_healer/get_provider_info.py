@@ -61,6 +61,8 @@ def get_provider_info() -> dict[str, Any]:
                                                      "30"),
                     "watchdog_settle_seconds": _option("Failures younger than this are left to the DAG's own "
                                                        "healer task for now.", "float", "30"),
+                    "watchdog_manual_wait_seconds": _option("How long a watchdog run triggered by hand waits "
+                                                            "for a failure before it skips.", "float", "60"),
                     "watchdog_max_per_cycle": _option("Failed task instances one watchdog cycle handles at most.",
                                                       "integer", "500"),
                     "watchdog_learn_per_cycle": _option("Successful tries per cycle whose logs teach the log "

@@ -68,6 +68,8 @@ class HealerConfig:
     :param watchdog_poll_seconds: how often its trigger asks the API for new failures.
     :param watchdog_settle_seconds: failures younger than this are left to the DAG's own healer task
         (which records a killed try after 15 s); the watchdog takes them on a later cycle.
+    :param watchdog_manual_wait_seconds: how long a run triggered by hand waits for a failure to record
+        before it skips (a scheduled run waits until shortly before the next one).
     :param watchdog_max_per_cycle: failed task instances one cycle handles at most (the rest wait).
     :param watchdog_learn_per_cycle: successful tries whose logs one cycle learns boilerplate from.
     """
@@ -91,6 +93,7 @@ class HealerConfig:
     watchdog_interval: str = "10m"
     watchdog_poll_seconds: float = 30.0
     watchdog_settle_seconds: float = 30.0
+    watchdog_manual_wait_seconds: float = 60.0
     watchdog_max_per_cycle: int = 500
     watchdog_learn_per_cycle: int = 5
     extra: dict[str, str] = field(default_factory=dict, compare=False)

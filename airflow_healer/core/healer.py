@@ -98,9 +98,12 @@ class Healer:
         """
         from airflow_healer.core.logs import compose, is_wrapper
 
-        located = [line["text"] for line in incident.log_lines]
+        wrapper = is_wrapper(incident.message)
+        # A log with no telling line leaves only its last lines ("tail"): a guess, worth reading only when
+        # the message names no cause either (a killed task's message does: the log's chatter must not win).
+        located = [line["text"] for line in incident.log_lines if wrapper or line["why"] != "tail"]
         text = compose(incident.message, located)
-        wrapper = bool(located) and is_wrapper(incident.message)
+        wrapper = wrapper and bool(located)
         classification = self.classifier.classify(
             text, exception_type=None if wrapper else incident.exception_type, operator=incident.operator
         )

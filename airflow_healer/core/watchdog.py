@@ -66,8 +66,10 @@ def read_watermark(store: Any, config: Any, now: datetime | None = None) -> str:
 
 
 class WatchdogApi(Protocol):
-    def failed_task_instances(self, *, since: str, until: str, limit: int = PAGE, offset: int = 0) -> dict[str, Any]:
-        """A page of failed task instances of every DAG with since < end_date <= until, oldest first."""
+    def failed_task_instances(self, *, since: str, until: str, limit: int = PAGE, offset: int = 0,
+                              inclusive: bool = False) -> dict[str, Any]:
+        """A page of failed task instances of every DAG with since < end_date <= until (since <= end_date
+        when ``inclusive``), oldest first."""
 
     def successful_task_instances(self, *, since: str, limit: int = 20) -> list[dict[str, Any]]: ...
 
@@ -143,8 +145,10 @@ class Watchdog:
         return read_watermark(self.healer.store, self.config, self._now())
 
     def _save(self, report: CycleReport, pending: list[dict[str, Any]]) -> None:
-        state = {"watermark": report.watermark, "last_cycle": _iso(self._now()), "last_report": report.as_dict(),
-                 "pending": pending}
+        # A cycle that stopped at its bound may have left failures with the same end_date as the last one it
+        # handled: the next cycle starts *at* the watermark, and what was recorded already is skipped.
+        state = {"watermark": report.watermark, "inclusive": report.more, "last_cycle": _iso(self._now()),
+                 "last_report": report.as_dict(), "pending": pending}
         self.healer.store.put_blob(STATE_BLOB, json.dumps(state).encode(), {"watermark": report.watermark})
 
     # -- the cycle ----------------------------------------------------------------------------
@@ -157,24 +161,32 @@ class Watchdog:
         return any(fnmatch.fnmatchcase(dag_id, p) for p in self.heal)
 
     def cycle(self) -> CycleReport:
-        since = self.watermark()
+        state = self.state()
+        since, inclusive = self.watermark(), bool(state.get("inclusive"))
         until = _iso(self._now() - timedelta(seconds=self.config.watchdog_settle_seconds))
         if until <= since:
             until = since
         report = CycleReport(since=since, until=until, watermark=since)
-        pending = self._check_retries(self.state().get("pending", []), report)
+        pending = self._check_retries(state.get("pending", []), report)
         try:
             self.healer.replay_spool()
         except Exception as exc:  # noqa: BLE001 - the spool waits for the next cycle
             log.warning("Could not replay the failure spool: %s", exc)
         offset, last_end = 0, since
         budget = self.config.watchdog_max_per_cycle
-        while budget > 0:
-            page = self.api.failed_task_instances(since=since, until=until, limit=min(PAGE, budget), offset=offset)
+        # Failures already recorded cost no budget, but reading them does: at most this many pages.
+        pages = 10 + 10 * (budget // PAGE + 1)
+        while budget > 0 and pages > 0:
+            pages -= 1
+            page = self.api.failed_task_instances(since=since, until=until, limit=PAGE, offset=offset,
+                                                  inclusive=inclusive)
             tis = page.get("task_instances", [])
             for ti in tis:
+                if budget <= 0:
+                    report.more = True
+                    break
                 report.seen += 1
-                budget -= 1
+                recorded = report.recorded
                 try:
                     retried = self._handle(ti, report)
                     if retried:
@@ -183,13 +195,14 @@ class Watchdog:
                     name = f"{ti.get('dag_id')}.{ti.get('task_id')}"
                     log.exception("Watchdog could not handle %s", name)
                     report.errors.append(f"{name}: {exc}")
+                    recorded -= 1  # it cost work: count it
+                budget -= report.recorded - recorded
                 last_end = ti.get("end_date") or last_end
             offset += len(tis)
-            total = int(page.get("total_entries", 0))
-            if not tis or offset >= total:
+            if report.more or not tis or offset >= int(page.get("total_entries", 0)):
                 break
-            if budget <= 0:
-                report.more = True
+        if pages <= 0 and not report.more and budget > 0:
+            report.more = True
         report.watermark = last_end if report.more else until
         report.learnt_templates = self._learn_boilerplate(since)
         self._save(report, pending)
@@ -357,10 +370,15 @@ class Watchdog:
             return 0
         new = 0
         try:
-            for ti in self.api.successful_task_instances(since=since, limit=limit):
+            successes = self.api.successful_task_instances(since=since, limit=limit)
+        except Exception as exc:  # noqa: BLE001 - learning is a bonus, never a reason to fail the cycle
+            log.warning("Could not list successful tries to learn boilerplate from: %s", exc)
+            return 0
+        for ti in successes:
+            try:
                 events = self.api.task_log(ti["dag_id"], ti.get("dag_run_id") or ti["run_id"], ti["task_id"],
                                            int(ti.get("try_number") or 1), int(ti.get("map_index", -1)))
                 new += self.healer.learn_boilerplate([line.text for line in parse_log(events)])
-        except Exception as exc:  # noqa: BLE001 - learning is a bonus, never a reason to fail the cycle
-            log.warning("Could not learn boilerplate from successful logs: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - one unreadable log: learn from the others
+                log.warning("Could not learn boilerplate from %s.%s: %s", ti.get("dag_id"), ti.get("task_id"), exc)
         return new

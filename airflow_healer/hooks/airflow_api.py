@@ -231,12 +231,13 @@ class AirflowApiHook(BaseHook):
             events.append(event if isinstance(event, dict) else {"event": str(event)})
         return events
 
-    def failed_task_instances(self, *, since: str, until: str, limit: int = 100, offset: int = 0) -> dict[str, Any]:
-        """One page of the task instances of every DAG that failed after ``since``, up to ``until``,
-        oldest first: ``{"task_instances": [...], "total_entries": N}``."""
+    def failed_task_instances(self, *, since: str, until: str, limit: int = 100, offset: int = 0,
+                              inclusive: bool = False) -> dict[str, Any]:
+        """One page of the task instances of every DAG that failed after ``since`` (at or after, when
+        ``inclusive``), up to ``until``, oldest first: ``{"task_instances": [...], "total_entries": N}``."""
         return self.request("GET", "/api/v2/dags/~/dagRuns/~/taskInstances", params={
-            "state": "failed", "end_date_gt": since, "end_date_lte": until, "order_by": "end_date",
-            "limit": limit, "offset": offset})
+            "state": "failed", ("end_date_gte" if inclusive else "end_date_gt"): since, "end_date_lte": until,
+            "order_by": "end_date", "limit": limit, "offset": offset})
 
     def successful_task_instances(self, *, since: str, limit: int = 20) -> list[dict[str, Any]]:
         """The most recent successful task instances since ``since`` (their logs teach boilerplate)."""

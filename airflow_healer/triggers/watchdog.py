@@ -31,13 +31,15 @@ class HealerWatchdogTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param idle_timeout: seconds to wait for a failure before firing ``idle``.
     :param settle_seconds: failures younger than this are left to the DAG's own healer for now.
+    :param inclusive: count failures *at* ``since`` too (the last cycle stopped at its bound there).
     """
 
     def __init__(self, *, airflow_api_conn_id: str, since: str, poll_interval: float = 30.0,
-                 idle_timeout: float = 540.0, settle_seconds: float = 30.0):
+                 idle_timeout: float = 540.0, settle_seconds: float = 30.0, inclusive: bool = False):
         super().__init__()
         self.airflow_api_conn_id = airflow_api_conn_id
         self.since = since
+        self.inclusive = inclusive
         self.poll_interval = poll_interval
         self.idle_timeout = idle_timeout
         self.settle_seconds = settle_seconds
@@ -46,7 +48,7 @@ class HealerWatchdogTrigger(BaseTrigger):
         return ("airflow_healer.triggers.watchdog.HealerWatchdogTrigger", {
             "airflow_api_conn_id": self.airflow_api_conn_id, "since": self.since,
             "poll_interval": self.poll_interval, "idle_timeout": self.idle_timeout,
-            "settle_seconds": self.settle_seconds,
+            "settle_seconds": self.settle_seconds, "inclusive": self.inclusive,
         })
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -65,7 +67,8 @@ class HealerWatchdogTrigger(BaseTrigger):
                         token = await self._token(client, settings)
                     until = (datetime.now(timezone.utc) - timedelta(seconds=self.settle_seconds)).isoformat()
                     response = await client.get(FAILED_TIS, headers={"Authorization": f"Bearer {token}"}, params={
-                        "state": "failed", "end_date_gt": self.since, "end_date_lte": until, "limit": 1})
+                        "state": "failed", ("end_date_gte" if self.inclusive else "end_date_gt"): self.since,
+                        "end_date_lte": until, "limit": 1})
                     if response.status_code == 401:
                         token = None
                         raise httpx.HTTPStatusError("token expired", request=response.request, response=response)

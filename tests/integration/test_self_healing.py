@@ -89,3 +89,15 @@ def test_a_bash_tasks_transient_failure_is_read_from_its_log_and_healed(airflow,
     assert any(e.startswith("log line") and "curl: (28)" in e for e in incident["evidence"])
     assert "return code 28" in incident["failures"][0]["log_note"]
     assert incident["failures"][0]["source"] == "callback"  # read from the local log file by the callback
+
+
+def test_a_log_that_cannot_be_read_degrades_to_the_exception_with_a_note(airflow, runs):
+    run_id, state = runs["it_wired_lost_log"]
+    assert state == "success"  # the healer healed it from the exception alone
+    tries = airflow.task_tries("it_wired_lost_log", run_id, "fetch")
+    assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")]
+    [incident] = incidents(airflow, "it_wired_lost_log")
+    assert incident["error_type"] == "network_timeout"
+    assert incident["status"] == "recovered"
+    assert "could not be read" in incident["failures"][0]["log_note"]
+    assert incident["log_lines"] == []

@@ -62,7 +62,8 @@ def test_a_log_that_cannot_be_read_leaves_a_note_not_a_crash(watchdog):
 
 
 def test_the_watchdog_does_not_duplicate_what_callbacks_recorded(airflow, runs, watchdog):
-    for dag_id in ("example_self_healing", "example_always_failing", "example_bash_self_healing"):
+    for dag_id in ("example_self_healing", "example_always_failing", "example_bash_self_healing",
+                   "it_wired_lost_log"):
         [incident] = incidents(airflow, dag_id)  # not the healer task's own failure either
         assert {f["source"] for f in incident["failures"]} == {"callback"}
     store = open_store(f"sqlite:///{airflow.home / 'healer.db'}")
@@ -79,10 +80,17 @@ def test_a_second_watchdog_run_finds_nothing_new(airflow, watchdog):
     assert first["last_report"]["recorded"] == len(UNWIRED)
     assert first["last_report"]["errors"] == []
     run_id = airflow.trigger("healer_watchdog")
-    # Nothing failed since the watermark: the sensor waits (in the triggerer), so the run stays running.
-    time.sleep(8)
-    tis = {t["task_id"]: t["state"] for t in airflow.api(
-        "GET", f"/api/v2/dags/healer_watchdog/dagRuns/{run_id}/taskInstances")["task_instances"]}
-    assert tis["wait_for_failures"] == "deferred"
+
+    def states():
+        return {t["task_id"]: t["state"] for t in airflow.api(
+            "GET", f"/api/v2/dags/healer_watchdog/dagRuns/{run_id}/taskInstances")["task_instances"]}
+
+    # Nothing failed since the watermark: the sensor waits in the triggerer (no worker slot) ...
+    deadline = time.monotonic() + 60
+    while states()["wait_for_failures"] != "deferred" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert states()["wait_for_failures"] == "deferred"
+    # ... and a run triggered by hand gives up after [healer] watchdog_manual_wait_seconds, skipping.
+    assert airflow.wait_for_run("healer_watchdog", run_id, timeout=120) == "success"
+    assert states() == {"wait_for_failures": "skipped", "record_failures": "skipped"}
     assert read_state(store)["watermark"] == first["watermark"]
-    airflow.api("PATCH", f"/api/v2/dags/healer_watchdog/dagRuns/{run_id}", json={"state": "failed"})

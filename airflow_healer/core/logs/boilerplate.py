@@ -59,6 +59,8 @@ class BoilerplateMiner:
         self._groups: dict[tuple[int, str], list[list[str]]] = {}
         self._prefixes: dict[str, list[list[str]]] = {}  # first token -> templates ending in REST
         self._count = 0
+        # Boilerplate lines repeat from log to log, word for word: remember the answers (cleared on learning).
+        self._memo: dict[str, bool] = {}
 
     def __len__(self) -> int:
         return self._count
@@ -89,6 +91,7 @@ class BoilerplateMiner:
             shipped examples of Airflow's own failure lines are learnt with False.
         """
         new = 0
+        self._memo.clear()
         for line in lines:
             if not line.strip() or (skip_error_shaped and ERROR_SHAPE.search(line)):
                 continue
@@ -120,6 +123,7 @@ class BoilerplateMiner:
 
     def add_templates(self, templates: Iterable[str]) -> None:
         """Add templates as they are (already masked, ``<*>`` for variable tokens); no error filter."""
+        self._memo.clear()
         for template in templates:
             toks = template.split()
             if toks and toks[-1] == REST:
@@ -135,6 +139,15 @@ class BoilerplateMiner:
         return False
 
     def matches(self, line: str) -> bool:
+        known = self._memo.get(line)
+        if known is None:
+            known = self._matches(line)
+            if len(self._memo) >= 8192:
+                self._memo.clear()
+            self._memo[line] = known
+        return known
+
+    def _matches(self, line: str) -> bool:
         toks = tokens(line)
         if not toks or not any(c.isalnum() for c in line):
             return True  # blank or punctuation only (separators, progress bars' frames)

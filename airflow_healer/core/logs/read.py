@@ -162,7 +162,7 @@ def _event_lines(start: int, event: Mapping[str, Any]) -> list[LogLine]:
     level = LEVELS.get(str(event.get("level") or event.get("severity") or "").lower())
     logger = event.get("logger") or event.get("name")
     # The supervisor puts a killed task's signal and return code in fields, not in the text.
-    facts = [f"{key}={event[key]}" for key in ("signal", "signal_name", "exit_code", "return_code")
+    facts = [f"{key}={event[key]}" for key in ("signal", "signal_name", "signal_sent", "exit_code", "return_code")
              if event.get(key) is not None]
     if facts:
         text = f"{text} ({', '.join(facts)})"

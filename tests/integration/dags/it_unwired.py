@@ -39,3 +39,24 @@ with DAG(dag_id="it_lost_log", schedule=None, start_date=START, catchup=False):
         raise ConnectionRefusedError("[Errno 111] Connection refused: warehouse.internal:5432")
 
     flaky()
+
+
+with DAG(dag_id="it_wired_lost_log", schedule=None, start_date=START, catchup=False) as wired:
+    # Its first try deletes its own log file before failing, as when a worker's disk is lost: the
+    # callback's fast path finds no file and the healer task's read through the API finds no log.
+
+    @task(retries=0)
+    def fetch(ti=None) -> None:
+        if ti.try_number == 1:
+            from airflow_healer.notifications.callback import local_log_path
+
+            path = local_log_path(ti)
+            assert path is not None, "the test needs the local log file"
+            path.unlink()
+            raise ConnectionResetError(104, "Connection reset by peer: warehouse.internal:5432")
+
+    fetch()
+
+from airflow_healer import self_healing  # noqa: E402 - the other DAGs of this file stay unwired
+
+self_healing(wired)

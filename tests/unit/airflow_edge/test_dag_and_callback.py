@@ -79,3 +79,36 @@ def test_the_notifier_takes_settings(config, tmp_path):
     HealerNotifier(store_url=other).notify(context(ValueError("bad row 7")))
     assert open_store(other).list_incidents()[0].message == "bad row 7"
     assert open_store(config.store_url).list_incidents() == []
+
+
+def test_the_callback_reads_the_cause_from_the_local_log_file(config, airflow_home, monkeypatch):
+    """The fast path: the try's log file where Airflow's file task handler writes it."""
+    import json
+
+    monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(airflow_home / "logs"))
+    log = airflow_home / "logs" / "dag_id=etl" / "run_id=r1" / "task_id=extract" / "attempt=1.log"
+    log.parent.mkdir(parents=True)
+    hook = "airflow.task.hooks.airflow.providers.standard.hooks.subprocess.SubprocessHook"
+    curl = "curl: (28) Failed to connect to api.partner-exports.com port 443 after 130002 ms: Connection timed out"
+    log.write_text("\n".join(json.dumps(e) for e in [
+        {"event": "DAG bundles loaded: dags-folder", "level": "info", "logger": "airflow.dag_processing"},
+        {"event": "Output:", "level": "info", "logger": hook},
+        {"event": curl + " password=hunter2", "level": "info", "logger": hook},
+        {"event": "Command exited with return code 28", "level": "info", "logger": hook},
+    ]) + "\n")
+    from airflow.sdk.exceptions import AirflowException
+
+    on_failure_callback(context(AirflowException(
+        "Bash command failed. The command returned a non-zero exit code 28.")))
+    [incident] = open_store(config.store_url).list_incidents()
+    [line] = incident.log_lines
+    assert line["text"].startswith(curl) and "hunter2" not in line["text"]  # redacted like the message
+    assert "hunter2" not in incident.log_excerpt and "DAG bundles loaded" in incident.log_excerpt
+    assert incident.log_note == "return code 28"
+
+
+def test_without_a_local_log_file_the_callback_records_the_exception_alone(config, airflow_home, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(airflow_home / "no-logs-here"))
+    on_failure_callback(context(TimeoutError("Read timed out")))
+    [incident] = open_store(config.store_url).list_incidents()
+    assert incident.message == "Read timed out" and incident.log_lines == [] and incident.log_note == ""

@@ -55,9 +55,10 @@ class FakeApi:
         self.cleared: list[tuple[str, list]] = []
         self.states: dict[tuple[str, str], str] = {}
 
-    def failed_task_instances(self, *, since, until, limit=100, offset=0):
+    def failed_task_instances(self, *, since, until, limit=100, offset=0, inclusive=False):
         self.pages.append((since, until, limit, offset))
-        match = sorted((t for t in self.failed if since < t["end_date"] <= until), key=lambda t: t["end_date"])
+        after = (lambda t: since <= t["end_date"]) if inclusive else (lambda t: since < t["end_date"])
+        match = sorted((t for t in self.failed if after(t) and t["end_date"] <= until), key=lambda t: t["end_date"])
         return {"task_instances": match[offset:offset + limit], "total_entries": len(match)}
 
     def successful_task_instances(self, *, since, limit=20):
@@ -165,7 +166,8 @@ def test_a_cycle_is_bounded_and_the_rest_waits(healer, store):
     assert (first.seen, first.more) == (10, True)
     assert first.watermark == iso(100 - 9)  # the end of the last one handled
     second = cycle(healer, api, watchdog_max_per_cycle=100)
-    assert (second.seen, second.more) == (15, False)
+    # It starts at the watermark (failures may share that end_date): the one there is seen, not recorded again.
+    assert (second.seen, second.recorded, second.already_recorded, second.more) == (16, 15, 1, False)
     assert len(store.list_incidents(limit=100)) == 25
 
 
@@ -191,3 +193,35 @@ def test_boilerplate_is_learnt_from_successful_logs(healer, store):
     assert report.learnt_templates == 1
     again = Healer(healer.config, store=store)  # a new process reads what was learnt from the store
     assert again.miner.matches("Warehouse session 77 opened for job etl_77")
+
+
+def test_failures_that_share_an_end_date_are_not_lost_at_the_bound(healer, store):
+    """A whole run marked failed at once: many failures with one end_date, more than one cycle takes."""
+    tied = [ti(f"dag{i}", minutes_ago=5) for i in range(5)]
+    api = FakeApi(tied)
+    first = cycle(healer, api, watchdog_max_per_cycle=3)
+    assert (first.recorded, first.more) == (3, True)
+    assert read_state(store)["inclusive"] is True
+    second = cycle(healer, api, watchdog_max_per_cycle=3)
+    assert (second.recorded, second.already_recorded, second.more) == (2, 3, False)
+    assert len(store.list_incidents(limit=100)) == 5
+    assert read_state(store)["inclusive"] is False
+
+
+def test_one_unreadable_successful_log_does_not_stop_the_learning(healer, store):
+    ok = [{"dag_id": "etl", "task_id": name, "dag_run_id": "r", "try_number": 1, "map_index": -1}
+          for name in ("gone", "ok")]
+    lines = [{"event": f"Warehouse session {n} opened for job etl_{n}", "level": "info"} for n in range(3)]
+    report = cycle(healer, FakeApi([], {("etl", "ok", 1): lines}, successes=ok))  # "gone" answers 404
+    assert report.learnt_templates == 1
+
+
+def test_a_killed_tasks_chatter_does_not_decide_its_type(healer, store):
+    chatter = [{"event": line, "level": "info", "logger": "task.stdout"}
+               for line in ("Loading config for environment prod", "Connecting to warehouse")]
+    exited = {"event": "Process exited", "exit_code": -9, "signal_sent": "SIGKILL", "logger": "supervisor"}
+    cycle(healer, FakeApi([ti("etl")], {("etl", "t", 1): [*chatter, exited]}))
+    incident = store.find_incident("etl", "run1", "t")
+    assert incident.message.startswith("Task killed by SIGKILL")
+    assert incident.error_type.value in ("memory_leak", "resource_exhaustion", "unknown")
+    assert not any("Loading config" in e for e in incident.evidence)
