@@ -12,6 +12,7 @@ raises, and spools the incident to a local file when the store cannot be written
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 from collections.abc import Callable, Mapping
@@ -44,6 +45,13 @@ def _airflow_redactor() -> Callable[[str], str] | None:
     return lambda text: str(redact(text))
 
 
+@functools.lru_cache(maxsize=4)
+def _filename_template(template: str) -> Any:
+    import jinja2  # compiling it costs milliseconds: once per process, not once per failure
+
+    return jinja2.Template(template)
+
+
 def local_log_path(ti: Any) -> Path | None:
     """The try's log file on this machine, where Airflow's file task handler writes it (or None).
 
@@ -60,9 +68,7 @@ def local_log_path(ti: Any) -> Path | None:
         if not base:
             return None
         if template:
-            import jinja2
-
-            relative = jinja2.Template(template).render(ti=ti, try_number=ti.try_number)
+            relative = _filename_template(template).render(ti=ti, try_number=ti.try_number)
         else:
             map_index = ti.map_index if ti.map_index is not None else -1
             map_part = f"map_index={map_index}/" if map_index >= 0 else ""

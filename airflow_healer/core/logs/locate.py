@@ -10,9 +10,11 @@ The log is split into lines (:mod:`.read`), then:
    exceptions of a structured ``error_detail``, cause first), ERROR and CRITICAL events, and lines in
    error shapes (``timed out``, ``No space left``, HTTP 4xx/5xx ...). Messages of wrapper exceptions
    (``Bash command failed ... exit code 28``) are marked too, but only used when nothing else is.
-3. **What is left is small, so it is kept whole** (a subprocess's last words, a multi-line message);
-   when it is not, the telling lines nearest the end of the log are kept, each with the line after it
-   (messages often continue on the next line), up to a budget of lines and characters.
+3. **The telling lines are kept**, with the context lines between two of them (a multi-line message's
+   own lines) and the line or two after each (messages often continue there), nearest the end first,
+   up to a budget of lines and characters; a log with no telling line gives its last lines (``tail``).
+   Shapes and templates are judged on a line's body (its timestamp and level taken off); the line is
+   kept as written.
 
 The result says which lines were used and why, so an incident can show them.
 """
@@ -67,8 +69,8 @@ _WRAPPER_PHRASES = re.compile(
     r"pod (?:\S+ )?failed|"
     r"(?:job|task|step|run|command|pipeline|workflow|execution|application|operator|process|container|"
     r"dbt|spark-submit|build|stage)(?: \S+)? (?:has )?failed(?: with (?:an )?(?:error|exception))?|"
-    r"(?:state|status|phase)\b.{0,30}\bfail(?:ed|ure)|task failed with exception|ssh operator error|cannot execute|see (?:the )?(?:task |pod |job )?logs?"
-    r"(?: for (?:more )?details)?|unknown error|something went wrong|an error (?:has )?occurred|"
+    r"(?:state|status|phase)\b.{0,30}\bfail(?:ed|ure)|task failed with exception|ssh operator error|"
+    r"cannot execute|see (?:the )?(?:task |pod |job )?logs?(?: for (?:more )?details)?|unknown error|something went wrong|an error (?:has )?occurred|"
     r"calledprocesserror|airflowexception|task failed with no captured error|"
     r"the task failed without a python exception|killed from outside|heartbeat timeout|oom|"
     r"its state was set by the scheduler)\b"
