@@ -111,6 +111,11 @@ class HealerConfig:
                 duration_seconds(value, f"[healer] {name}")
         if self.watchdog_max_per_cycle < 1:
             raise ConfigurationError("[healer] watchdog_max_per_cycle must be 1 or more.")
+        for name in ("watchdog_poll_seconds", "watchdog_manual_wait_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"[healer] {name} must be more than 0 seconds.")
+        if self.watchdog_settle_seconds < 0 or self.watchdog_learn_per_cycle < 0:
+            raise ConfigurationError("[healer] watchdog_settle_seconds and watchdog_learn_per_cycle must be 0 or more.")
         home = airflow_home()
         if not self.store_url:
             object.__setattr__(self, "store_url", f"sqlite:///{home / 'healer.db'}")

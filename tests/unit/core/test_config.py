@@ -39,3 +39,26 @@ def test_provider_info_declares_every_setting_with_the_same_default(airflow_home
         assert type(getattr(defaults, name))(options[name]["default"]) == getattr(defaults, name), name
     assert {"store_url", "spool_dir"} <= options.keys()
     assert get_provider_info()["plugins"][0]["plugin-class"] == "airflow_healer.plugin.HealerPlugin"
+
+
+def test_watchdog_settings_from_the_environment(airflow_home, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__HEALER__WATCHDOG_LOOKBACK", "12h")
+    monkeypatch.setenv("AIRFLOW__HEALER__WATCHDOG_INTERVAL", "none")
+    monkeypatch.setenv("AIRFLOW__HEALER__WATCHDOG_INCLUDE", "etl_*, ingest_*")
+    config = HealerConfig.load()
+    assert config.watchdog_lookback_seconds == 12 * 3600
+    assert config.watchdog_interval_seconds is None
+    assert config.watchdog_include == "etl_*, ingest_*"
+    assert HealerConfig.load({"AIRFLOW_HOME": str(airflow_home)}).watchdog_interval_seconds == 600
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("WATCHDOG_LOOKBACK", "yesterday", "watchdog_lookback"),
+    ("WATCHDOG_INTERVAL", "-5m", "watchdog_interval"),
+    ("WATCHDOG_POLL_SECONDS", "0", "watchdog_poll_seconds"),
+    ("WATCHDOG_MAX_PER_CYCLE", "0", "watchdog_max_per_cycle"),
+])
+def test_bad_watchdog_settings_are_clear_errors(airflow_home, monkeypatch, key, value, says):
+    monkeypatch.setenv(f"AIRFLOW__HEALER__{key}", value)
+    with pytest.raises(ConfigurationError, match=says):
+        HealerConfig.load()
