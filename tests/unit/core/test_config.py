@@ -32,10 +32,12 @@ def test_invalid_settings_name_the_setting(airflow_home, monkeypatch, key, value
 def test_provider_info_declares_every_setting_with_the_same_default(airflow_home):
     options = get_provider_info()["config"]["healer"]["options"]
     defaults = HealerConfig()
-    for name in ("mode", "airflow_api_conn_id", "pubsub_topic", "model_path", "max_attempts", "min_confidence",
-                 "retry_backoff_seconds", "retry_backoff_max_seconds", "poll_interval_seconds",
-                 "callback_timeout_seconds"):
-        assert name in options
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(HealerConfig) if f.name not in ("extra", "store_url", "spool_dir")]
+    assert "watchdog_lookback" in names
+    for name in names:
+        assert name in options, name
         assert type(getattr(defaults, name))(options[name]["default"]) == getattr(defaults, name), name
     assert {"store_url", "spool_dir"} <= options.keys()
     assert get_provider_info()["plugins"][0]["plugin-class"] == "airflow_healer.plugin.HealerPlugin"
