@@ -172,9 +172,28 @@ def _cloud_logging(r: random.Random, message: str, dag: str, task: str) -> str:
     return "\n".join(lines)
 
 
+def _aftermath(r: random.Random, message: str, dag: str, task: str) -> str:
+    """Error-worded lines around the failure that are not its cause: settings before, alerts after."""
+    ts = f"[2026-11-{r.randint(10, 28)}T{r.randint(10, 23)}:{r.randint(10, 59)}:{r.randint(10, 59)}.{r.randint(100, 999)}+0000]"
+    exc_type, value = _exc_split(message)
+    lines = [f"{ts} {{runner.py:88}} INFO - execution_timeout for {task} is 1:00:00, retries 0",
+             f"{ts} {{runner.py:91}} INFO - on_failure_callback: notify_slack",
+             f"{ts} {{logging_mixin.py:190}} INFO - {r.choice(_USER_LINES)}",
+             f"{ts} {{runner.py:140}} ERROR - Task raised, see traceback",
+             "Traceback (most recent call last):",
+             f'  File "/opt/airflow/dags/{dag}.py", line {r.randint(20, 200)}, in {task}',
+             "    run()",
+             f"{exc_type}: {value}",
+             f"{ts} {{runner.py:160}} ERROR - Failure callback notify_slack sent an alert to #data-alerts",
+             f"{ts} {{runner.py:171}} WARNING - No retries left (0 of 0); not retrying",
+             f"{ts} {{runner.py:180}} ERROR - Failed to upload the task log to gs://composer-logs: 403 Forbidden",
+             f"{ts} {{runner.py:190}} INFO - Downstream tasks of {task} set to upstream_failed"]
+    return "\n".join(lines)
+
+
 SHAPES = {"airflow3_json": _airflow3_json, "airflow3_rendered": _airflow3_rendered,
           "airflow2_text": _airflow2_text, "pod_log": _pod_log, "noisy_user": _noisy_user,
-          "cloud_logging": _cloud_logging}
+          "cloud_logging": _cloud_logging, "aftermath": _aftermath}
 
 
 def make_log(message: str, seed: int, shape: str | None = None) -> tuple[str, str]:

@@ -42,7 +42,7 @@ _TB_SCAFFOLD = re.compile(
 EXCEPTION_LINE = re.compile(
     r"^\s*(?:\[[\w.-]{1,40}\]\s*)?(?:Caused by:\s*|Exception in thread \"[^\"]*\"\s*|\|?\s*)?"
     r"(?P<type>(?:[A-Za-z_][\w$]*\.)*(?:errors|exceptions|errorfactory)\.[A-Z][\w$]*"
-    r"|(?:[A-Za-z_][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception|Exit|Interrupt|Failure|Timeout|TimedOut|Fault|"
+    r"|(?:[A-Za-z_][\w$]*\.)*(?:[A-Z][\w$]*)?(?:Error|Exception|Exit|Interrupt|Failure|Timeout|TimedOut|Fault|"
     r"Denied|Forbidden|NotFound|Unauthorized|Unauthenticated|Exhausted|Unavailable|Expired|Conflict|BadRequest|"
     r"TooManyRequests|DeadlineExceeded|Corruption|Expired|Refused|Reset|Exceeded))(?::\s|:$|$)"
 )
@@ -70,7 +70,8 @@ _WRAPPER_PHRASES = re.compile(
     r"(?:job|task|step|run|command|pipeline|workflow|execution|application|operator|process|container|"
     r"dbt|spark-submit|build|stage)(?: \S+)? (?:has )?failed(?: with (?:an )?(?:error|exception))?|"
     r"(?:state|status|phase)\b.{0,30}\bfail(?:ed|ure)|task failed with exception|ssh operator error|"
-    r"cannot execute|see (?:the )?(?:task |pod |job )?logs?(?: for (?:more )?details)?|unknown error|something went wrong|an error (?:has )?occurred|"
+    r"cannot execute|see (?:the )?(?:task |pod |job )?(?:logs?|traceback)(?: for (?:more )?details)?|"
+    r"task raised|unknown error|something went wrong|an error (?:has )?occurred|"
     r"calledprocesserror|airflowexception|task failed with no captured error|"
     r"the task failed without a python exception|killed from outside|heartbeat timeout|oom|"
     r"its state was set by the scheduler)\b"
@@ -186,13 +187,18 @@ def locate(
     result = Located(total_lines=len(lines))
     content: list[tuple[LogLine, str]] = []
     rank = len(_KILLER_RANK)
-    after_frame = False
+    after_frame = in_traceback = False
+    anchor = -1  # in content: the exception the try failed with (an error_detail, or a traceback's last line)
+    block = -1  # in content: where that exception's traceback (or chain) begins
     for line in lines:
         text = line.body
         if not text.strip():
             continue
         if _scaffold(text):
             after_frame = bool(_PY_FRAME.match(text))
+            if not in_traceback and (after_frame or "Traceback" in text):
+                block = len(content)  # a new traceback (its chained ones follow without a framed line)
+            in_traceback = in_traceback or after_frame or "Traceback" in text
             result.boilerplate += 1
             continue
         if after_frame and text.startswith((" ", "\t")) and not EXCEPTION_LINE.match(text):
@@ -214,14 +220,38 @@ def locate(
         why = _why(line)
         if why in ("exception", "wrapper") and EXCEPTION_LINE.match(text):
             result.exception = text.strip()
+        if why in ("exception", "wrapper") and (line.kind == "exception" or in_traceback):
+            if line.kind == "exception" and not (content and content[-1][0].kind == "exception"):
+                block = len(content)  # the first exception of a structured error_detail
+            anchor = len(content)
+        if _framed(line) and not (why in ("exception", "wrapper") and line.kind == "exception"):
+            in_traceback = False
         content.append((line, why))
     if result.return_code is not None and result.return_code in (-9, 137) and not result.killed:
         result.killed = f"killed by SIGKILL (return code {result.return_code})"
+    if anchor >= 0:
+        # What Airflow logs after the exception the try failed with is its aftermath (marking the task,
+        # callbacks, notifications, uploads), however it is worded: only the message's own continuation
+        # lines (not framed as new log lines) and further exceptions stay.
+        kept = content[: anchor + 1] + [(line, why) for line, why in content[anchor + 1:]
+                                         if not _framed(line) or line.kind == "exception"]
+        result.boilerplate += len(content) - len(kept)
+        content = kept
+        if content[anchor][1] == "exception" and block >= 0:
+            # An informative exception: it and its chain decide, with the telling lines just before its
+            # traceback (an ERROR that introduces it, a subprocess's last words); earlier chatter goes.
+            start = max(0, block - 3)
+            content = [c for i, c in enumerate(content) if i >= block or (i >= start and c[1] != "context")]
     telling = [c for c in content if c[1] != "wrapper"]
     if not telling:
         telling = content  # only wrappers: they are all there is
     result.lines = _select(telling, max_lines, max_chars)
     return result
+
+
+def _framed(line: LogLine) -> bool:
+    """A line that starts a log record of its own (an event, or text with a timestamp or level)."""
+    return line.kind == "event" or line.framed or line.body is not line.text
 
 
 def _kind(killer: str) -> str:
