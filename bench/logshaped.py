@@ -191,9 +191,71 @@ def _aftermath(r: random.Random, message: str, dag: str, task: str) -> str:
     return "\n".join(lines)
 
 
+def _af2_ui(r: random.Random, msg: str, dag: str, task: str) -> str:
+    """Airflow 2.9+ as its UI shows a log: folded groups (the arrows), a traceback, the usual aftermath."""
+    t = f"[2025-0{r.randint(1,9)}-1{r.randint(0,9)}, 0{r.randint(0,9)}:1{r.randint(0,9)}:2{r.randint(0,9)} UTC]"
+    head = [f"{t} {{local_task_job_runner.py:123}} ▶ Pre task execution logs",
+            f"{t} {{taskinstance.py:2614}} INFO - Dependencies all met for dep_context=non-requeueable deps ti=<TaskInstance: a.b manual__x [queued]>",
+            f"{t} {{taskinstance.py:2867}} INFO - Starting attempt 1 of 1",
+            f"{t} {{taskinstance.py:2890}} INFO - Executing <Task(PythonOperator): load> on 2025-06-01 00:00:00+00:00",
+            f"{t} {{warnings.py:112}} WARNING - /home/airflow/.local/lib/python3.12/site-packages/airflow/task/task_runner/standard_task_runner.py:70: DeprecationWarning: This process (pid=2341) is multi-threaded, use of fork() may lead to deadlocks in the child.",
+            f"{t} {{standard_task_runner.py:72}} INFO - Started process 2345 to run task",
+            f"{t} {{standard_task_runner.py:104}} INFO - Running: ['airflow', 'tasks', 'run', 'a', 'load', 'manual__x', '--job-id', '9', '--raw', '--subdir', 'DAGS_FOLDER/a.py', '--cfg-path', '/tmp/tmpx']",
+            f"{t} {{task_command.py:467}} INFO - Running <TaskInstance: a.load manual__x [running]> on host 1f2e3d",
+            f"{t} {{taskinstance.py:3134}} INFO - Exporting env vars: AIRFLOW_CTX_DAG_OWNER='airflow' AIRFLOW_CTX_DAG_ID='a'",
+            f"{t} {{taskinstance.py:731}} ▲▲▲ Log group end",
+            f"{t} {{taskinstance.py:3311}} ERROR - Task failed with exception",
+            "Traceback (most recent call last):",
+            '  File "/home/airflow/.local/lib/python3.12/site-packages/airflow/models/taskinstance.py", line 767, in _execute_task',
+            "    result = _execute_callable(context=context, **execute_callable_kwargs)",
+            '  File "/opt/airflow/dags/a.py", line 22, in load',
+            "    do()"]
+    first = msg.split("\n",1)[0]
+    body = msg if (":" in first.split(" ")[0] and first.split(":")[0].replace(".","").isalnum()) else "RuntimeError: " + msg
+    tail = [f"{t} {{taskinstance.py:1225}} INFO - Marking task as FAILED. dag_id=a, task_id=load, run_id=manual__x, execution_date=20250601T000000, start_date=20250601T000001, end_date=20250601T000003",
+            f"{t} {{taskinstance.py:341}} ▶ Post task execution logs",
+            f"{t} {{standard_task_runner.py:124}} ERROR - Failed to execute job 9 for task load ({msg[:80]}; 2345)",
+            f"{t} {{local_task_job_runner.py:266}} INFO - Task exited with return code 1",
+            f"{t} {{taskinstance.py:3900}} INFO - 0 downstream tasks scheduled from follow-on schedule check"]
+    return "\n".join(head + [body] + tail)
+
+def _a3_sql(r: random.Random, msg: str, dag: str, task: str) -> str:
+    """An Airflow 3 SQL task: hook lines, then the exception event."""
+    ev = [{"timestamp": "2025-06-01T00:00:00.1Z", "event": e, "level": "info", "logger": lg} for e, lg in [
+        ("DAG bundles loaded: dags-folder", "airflow.dag_processing.bundles.manager.DagBundlesManager"),
+        ("Filling up the DagBag from /opt/airflow/dags/etl.py", "airflow.models.dagbag.DagBag"),
+        ("Connection Retrieved 'warehouse'", "airflow.hooks.base"),
+        ("Running statement: INSERT INTO sales SELECT * FROM staging, parameters: None", "airflow.task.hooks.airflow.providers.postgres.hooks.postgres.PostgresHook")]]
+    exc, _, val = msg.partition(": ")
+    if not exc.replace(".", "").replace("_","").isalnum() or " " in exc or not val:
+        exc, val = "Exception", msg
+    ev.append({"event": "Task failed with exception", "level": "error", "logger": "task",
+               "error_detail": [{"exc_type": exc, "exc_value": val, "exc_notes": [], "syntax_error": None, "is_cause": False,
+                                 "frames": [{"filename": "/opt/airflow/dags/etl.py", "lineno": 40, "name": "load"}], "is_group": False, "exceptions": []}]})
+    ev += [{"event": e, "level": "info", "logger": "task"} for e in ("::group::Post Execute", "Sending email notification: on failure", "::endgroup::")]
+    return "\n".join(json.dumps(e) for e in ev)
+
+def _k8s_dump(r: random.Random, msg: str, dag: str, task: str) -> str:
+    """KubernetesPodOperator: the pod's output, then the wrapper exception with the pod's status dump."""
+    lines = ["[2025-06-01, 10:00:00 UTC] {pod_manager.py:410} INFO - [base] Starting job sales-export",
+             "[2025-06-01, 10:00:00 UTC] {pod_manager.py:410} INFO - [base] Reading 3 input files"]
+    lines += [f"[2025-06-01, 10:00:01 UTC] {{pod_manager.py:410}} INFO - [base] {p}" for p in msg.split("\n")]
+    lines += ["[2025-06-01, 10:00:02 UTC] {pod_manager.py:620} INFO - Pod sales-export-x1y2 has phase Failed",
+              "[2025-06-01, 10:00:02 UTC] {pod.py:1100} INFO - Deleting pod: sales-export-x1y2",
+              "[2025-06-01, 10:00:02 UTC] {taskinstance.py:3311} ERROR - Task failed with exception",
+              "Traceback (most recent call last):",
+              '  File "/home/airflow/.local/lib/python3.12/site-packages/airflow/providers/cncf/kubernetes/operators/pod.py", line 650, in execute_sync',
+              "    self.cleanup(",
+              "airflow.exceptions.AirflowException: Pod sales-export-x1y2 returned a failure.",
+              "remote_pod: {'api_version': 'v1', 'kind': 'Pod', 'metadata': {'name': 'sales-export-x1y2', 'namespace': 'default'}, 'status': {'phase': 'Failed', 'container_statuses': [{'state': {'terminated': {'exit_code': 1, 'reason': 'Error'}}}]}}",
+              "[2025-06-01, 10:00:02 UTC] {taskinstance.py:1225} INFO - Marking task as FAILED. dag_id=k, task_id=export"]
+    return "\n".join(lines)
+
+
 SHAPES = {"airflow3_json": _airflow3_json, "airflow3_rendered": _airflow3_rendered,
           "airflow2_text": _airflow2_text, "pod_log": _pod_log, "noisy_user": _noisy_user,
-          "cloud_logging": _cloud_logging, "aftermath": _aftermath}
+          "cloud_logging": _cloud_logging, "aftermath": _aftermath, "af2_ui": _af2_ui, "a3_sql": _a3_sql,
+          "k8s_dump": _k8s_dump}
 
 
 def make_log(message: str, seed: int, shape: str | None = None) -> tuple[str, str]:

@@ -35,6 +35,8 @@ ERROR_SHAPE = re.compile(
     r"illegal|malformed|corrupt|mismatch|does not match|doesn't match|incompatible|unsupported|unexpected|"
     r"missing|expired|reset by peer|unavailable|abort|panic|crash|stuck|rejected|violat|conflict|"
     r"insufficient|not allowed|too many|overflow|deadline|undefined|unknown|lost|broken|wrong|"
+    r"no module named|not installed|unrecognized|unrecognised|thrashing|heap|shutting down|terminated|"
+    r"interrupted|rollback|retrying|giving up|not supported|required|"
     # HTTP statuses where they read as one ("403 Forbidden", "status 429", "(503)"), not any count 400-599
     r"(?<![.,:\d])\b[45]\d\d(?=(?-i::?\s+[A-Z]|\)))|(?:HTTP|status|code|error|returned|response)\W{0,4}[45]\d\d\b"
 )

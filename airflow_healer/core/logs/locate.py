@@ -250,8 +250,9 @@ def locate(
 
 
 def _framed(line: LogLine) -> bool:
-    """A line that starts a log record of its own (an event, or text with a timestamp or level)."""
-    return line.kind == "event" or line.framed or line.body is not line.text
+    """A line that starts a record of the task log itself (an event, or text in Airflow's framing); a
+    message's own lines may carry timestamps of their own, and they do not count."""
+    return line.kind == "event" or line.framed
 
 
 def _kind(killer: str) -> str:

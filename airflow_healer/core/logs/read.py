@@ -55,7 +55,8 @@ class LogLine:
     def body(self) -> str:
         """The text without a leading timestamp and level (what shapes and templates are judged on)."""
         if self.framed:
-            return self.text
+            m = _CONTAINER.match(self.text)
+            return self.text[m.end():] if m else self.text
         m = _PREFIX.match(self.text)
         return self.text[m.end():] if m and m.end() else self.text
 
@@ -97,7 +98,9 @@ _PREFIX = re.compile(
     r"^(?:\[?(?:\d{2,4}[-/]\d\d[-/]\d\d[T ,]{1,2})?\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
     r"(?:\s?UTC)?\]?\s+)?"
     r"(?:\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|SEVERE|NOTICE)\]?(?:\s*[:-])?\s)?"
+    r"(?:\[[\w.-]{1,40}\] ?)?"  # a pod's container name, as KubernetesPodOperator prefixes its lines
 )
+_CONTAINER = re.compile(r"^\[[\w.-]{1,40}\] ?(?=\S|$)")
 _TAIL_KV = re.compile(r"(?:\s+(?:source|loc|chan|logger)=\S+)+$")
 _OTHER_LEVEL = re.compile(
     r"^(?:\S{0,40}\s){0,4}?\[?" + _LEVEL_WORD + r"\]?[\s:]"  # 2024-.. ERROR x, 24/01/01 12:00 WARN y
