@@ -28,8 +28,13 @@ def self_healing(dag: Any, *, task_id: str = "healer", **operator_kwargs: Any) -
     :param task_id: the healer task's id.
     :param operator_kwargs: passed to :class:`~airflow_healer.operators.heal.HealOperator`.
     """
+    from airflow_healer.macros import HealerMacros
     from airflow_healer.operators.heal import HealOperator
 
+    # {{ healer.tier(name, ladder) }} in any templated field: the ladder the healer climbs on resource errors.
+    macros = dict(dag.user_defined_macros or {})
+    macros.setdefault("healer", HealerMacros())
+    dag.user_defined_macros = macros
     tasks = [t for t in dag.tasks if not isinstance(t, HealOperator)]
     for task in tasks:
         task.on_failure_callback = _with_callback(task.on_failure_callback)

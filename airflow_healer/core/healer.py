@@ -147,5 +147,17 @@ class Healer:
                  "worked" if success else "failed", incident.error_type)
 
     def decide(self, incident: Incident, classification: Classification) -> Decision:
+        """What to do next: the engine's rules over the classification, the incident's history, the error
+        text (a named wait) and the ladders its failed try rendered (rescale)."""
+        from airflow_healer.core.logs import compose
+
         attempts = sum(1 for a in incident.actions if a.outcome is not Outcome.SKIPPED)
-        return decide(classification, attempts, self.config)
+        rescales = sum(1 for a in incident.actions if a.strategy == "rescale"
+                       and a.outcome in (Outcome.PENDING, Outcome.SUCCESS, Outcome.FAILED))
+        try:
+            tiers = self.store.tiers(incident.dag_id, incident.run_id, incident.task_id, incident.map_index)
+        except Exception as exc:  # noqa: BLE001 - without them the healer proposes a ladder
+            log.warning("Could not read the ladders of %s.%s: %s", incident.dag_id, incident.task_id, exc)
+            tiers = []
+        message = compose(incident.message, [line["text"] for line in incident.log_lines])
+        return decide(classification, attempts, self.config, message=message, tiers=tiers, rescales_done=rescales)

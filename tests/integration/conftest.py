@@ -22,9 +22,9 @@ def airflow(tmp_path_factory):
     for source in [*(ROOT / "dags").glob("*.py"), *(ROOT / "tests" / "integration" / "dags").glob("*.py")]:
         shutil.copy(source, dags / source.name)
     env = {
-        # Four self-healing DAGs fail at once here, and each healer task holds a worker slot while it waits
+        # Six self-healing DAGs fail at once here, and each healer task holds a worker slot while it waits
         # (until it defers, see the README's known limits): leave room for the retries they clear.
-        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__PARALLELISM": "10",
         "AIRFLOW__HEALER__RETRY_BACKOFF_SECONDS": "1",
         "AIRFLOW__HEALER__POLL_INTERVAL_SECONDS": "1",
         "AIRFLOW__HEALER__MAX_ATTEMPTS": str(MAX_ATTEMPTS),
@@ -49,5 +49,5 @@ def runs(airflow):
     """Both example DAGs, triggered together and waited for once: {dag_id: (run_id, final state)}."""
     run_ids = {dag_id: airflow.trigger(dag_id)
                for dag_id in ("example_self_healing", "example_always_failing", "example_bash_self_healing",
-                              "it_wired_lost_log")}
+                              "it_wired_lost_log", "example_rescale", "it_ceiling")}
     return {dag_id: (run_id, airflow.wait_for_run(dag_id, run_id, timeout=400)) for dag_id, run_id in run_ids.items()}

@@ -101,3 +101,31 @@ def test_a_log_that_cannot_be_read_degrades_to_the_exception_with_a_note(airflow
     assert incident["status"] == "recovered"
     assert "could not be read" in incident["failures"][0]["log_note"]
     assert incident["log_lines"] == []
+
+
+def test_a_resource_error_climbs_the_declared_ladder_in_the_same_run(airflow, runs):
+    run_id, state = runs["example_rescale"]
+    assert state == "success"
+    tries = airflow.task_tries("example_rescale", run_id, "aggregate_sessions")
+    assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")]
+    ti = airflow.api("GET", f"/api/v2/dags/example_rescale/dagRuns/{run_id}/taskInstances/aggregate_sessions")
+    assert ti["rendered_fields"]["op_kwargs"]["memory_mb"] == "1024"  # the try that succeeded, one rung up
+    store = open_store(f"sqlite:///{airflow.home / 'healer.db'}")
+    assert store.tiers("example_rescale", run_id, "aggregate_sessions") == [
+        {"name": "memory_mb", "ladder": [512, 1024, 2048], "rung": 1, "try_number": 2}]
+    [incident] = incidents(airflow, "example_rescale")
+    assert incident["error_type"] == "resource_exhaustion"
+    assert incident["status"] == "recovered"
+    assert [(a["strategy"], a["outcome"]) for a in incident["actions"]] == [("rescale", "success")]
+    assert incident["actions"][0]["detail"].startswith("memory_mb 512 -> 1024")
+
+
+def test_at_the_ladders_top_the_healer_stops_and_the_run_fails(airflow, runs):
+    run_id, state = runs["it_ceiling"]
+    assert state == "failed"
+    tries = airflow.task_tries("it_ceiling", run_id, "crunch")
+    assert [t["state"] for t in tries] == ["failed", "failed"]
+    [incident] = incidents(airflow, "it_ceiling")
+    assert incident["status"] == "not_recovered"
+    assert "ceiling is reached (memory_mb=384)" in incident["reason"]
+    assert [(a["strategy"], a["outcome"]) for a in incident["actions"]] == [("rescale", "failed")]

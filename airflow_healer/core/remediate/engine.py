@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import enum
+import random
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_healer.core.config import HealerConfig
 from airflow_healer.core.remediate.registry import STRATEGIES, Strategy, strategy_for
@@ -29,6 +32,7 @@ class Decision:
     strategy: Strategy | None = None
     attempt: int = 0  # the number this attempt would have (1 for the first)
     delay: float = 0.0
+    detail: str = ""  # what the action changes (a rescale's rungs)
 
 
 def backoff(attempt: int, config: HealerConfig) -> float:
@@ -36,15 +40,63 @@ def backoff(attempt: int, config: HealerConfig) -> float:
     return min(config.retry_backoff_seconds * 2 ** max(attempt - 1, 0), config.retry_backoff_max_seconds)
 
 
+_RETRY_AFTER = re.compile(
+    r"(?i)retry[-_ ]after[\"':= ]{1,4}(?P<n>\d{1,5}(?:\.\d+)?)\s*(?P<unit>ms|milliseconds?|s|sec|seconds?|m|min|minutes?)?|"
+    r"(?:retry|try again|wait)(?: (?:again|the request))? (?:in|after) (?P<n2>\d{1,5}(?:\.\d+)?)\s*"
+    r"(?P<unit2>ms|milliseconds?|s|sec|seconds?|m|min|minutes?)\b"
+)
+_PER_MINUTE = re.compile(r"(?i)per[ _-]?minute|per min\b|/min\b|\bminutely\b")
+
+
+def named_wait(message: str) -> float | None:
+    """The wait a rate-limit error names: ``Retry-After: 17``, "retry in 30 s", "try again after 2 minutes",
+    or the end of a per-minute quota window (60 s). None when it names none."""
+    m = _RETRY_AFTER.search(message or "")
+    if m:
+        number = float(m.group("n") or m.group("n2"))
+        unit = (m.group("unit") or m.group("unit2") or "s").lower()
+        if unit == "ms" or unit.startswith("milli"):
+            return number / 1000
+        return number * 60 if unit.startswith("m") else number
+    if _PER_MINUTE.search(message or ""):
+        return 60.0
+    return None
+
+
+def retry_delay(error_type: ErrorType, attempt: int, config: HealerConfig, message: str = "",
+                rng: random.Random | None = None) -> float:
+    """How long to wait before retry ``attempt``.
+
+    Network and timeout errors: exponential backoff with "equal jitter" (half fixed, half random),
+    so that many tasks failing together do not retry together. Rate limits: what the error names,
+    else four times the backoff (quotas recover slower than connections).
+    """
+    if error_type is ErrorType.RATE_LIMITING:
+        wait = named_wait(message)
+        if wait is not None:
+            return min(wait, config.retry_backoff_max_seconds)
+        return min(4 * backoff(attempt, config), config.retry_backoff_max_seconds)
+    base = backoff(attempt, config)
+    return base / 2 + (rng or random).uniform(0, base / 2)
+
+
 def decide(
     classification: Classification,
     attempts_done: int,
     config: HealerConfig,
     strategies: tuple[Strategy, ...] = STRATEGIES,
+    *,
+    message: str = "",
+    tiers: list[dict[str, Any]] | None = None,
+    rescales_done: int = 0,
 ) -> Decision:
     """What to do next about an incident classified as ``classification``.
 
     :param attempts_done: how many times a strategy was already run for this incident.
+    :param message: the error text (a rate limit's named wait is read from it).
+    :param tiers: what ``healer.tier(...)`` rendered for the failed try (name, ladder, rung); the
+        rescale strategy needs one.
+    :param rescales_done: rescale steps already taken for this task instance in this run.
     """
     label = classification.error_type.value
     if config.mode == "observe":
@@ -70,4 +122,32 @@ def decide(
             strategy,
             attempt,
         )
-    return Decision(Verdict.ACT, f"{label}: {strategy.name} attempt {attempt}", strategy, attempt, backoff(attempt, config))
+    if "ladder" in strategy.needs:
+        return _rescale(classification.error_type, strategy, attempt, tiers or [], rescales_done)
+    delay = retry_delay(classification.error_type, attempt, config, message)
+    return Decision(Verdict.ACT, f"{label}: {strategy.name} attempt {attempt}", strategy, attempt, delay)
+
+
+def _rescale(error_type: ErrorType, strategy: Strategy, attempt: int, tiers: list[dict[str, Any]],
+             rescales_done: int) -> Decision:
+    label = error_type.value
+    if not tiers:
+        return Decision(Verdict.PROPOSE, (
+            f"{label}: the task declares no ladder to climb. Put one where the value is used, in any templated "
+            "field: op_kwargs={'memory_mb': \"{{ healer.tier('memory_mb', [512, 1024, 2048]) }}\"}, or the "
+            "memory/CPU/ephemeral-storage of container_resources, a Dataflow or BigQuery configuration; the "
+            "healer then climbs one rung a retry"), strategy, attempt)
+    if error_type is ErrorType.MEMORY_LEAK and rescales_done >= 1:
+        return Decision(Verdict.ESCALATE, (
+            f"{label}: climbed one rung already and it still runs out of memory; a leak grows with any limit, "
+            "so a person should look"), strategy, attempt)
+    climbable = [t for t in tiers if int(t["rung"]) + 1 < len(t["ladder"])]
+    if not climbable:
+        tops = ", ".join(f"{t['name']}={t['ladder'][-1]}" for t in tiers)
+        return Decision(Verdict.GIVE_UP, f"{label}: the ladder's ceiling is reached ({tops}); a person should "
+                        "raise it or fix the task", strategy, attempt)
+    steps = ", ".join(f"{t['name']} {t['ladder'][int(t['rung'])]} -> {t['ladder'][int(t['rung']) + 1]}"
+                      for t in climbable)
+    flag = "; memory_leak: flagged for a person (a leak grows with any limit)" if (
+        error_type is ErrorType.MEMORY_LEAK) else ""
+    return Decision(Verdict.ACT, f"{label}: rescale {steps}{flag}", strategy, attempt, 0.0, detail=steps)

@@ -22,6 +22,8 @@ class Strategy:
     :param risky: True when a person must approve it.
     :param description: one line for the UI and the CLI.
     :param executable: False while only the proposal exists (the action is done by a person).
+    :param needs: what the failed task must offer for the strategy to act (``ladder``: a
+        ``healer.tier(...)`` value in one of its templated fields); without it the healer proposes.
     """
 
     name: str
@@ -29,11 +31,16 @@ class Strategy:
     risky: bool
     description: str
     executable: bool = True
+    needs: tuple[str, ...] = ()
 
 
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy("retry", frozenset({E.NETWORK_TIMEOUT, E.RATE_LIMITING}), False,
-             "Clear the failed task in the same DAG run after an exponential backoff."),
+    Strategy("retry", frozenset({E.NETWORK_TIMEOUT, E.TIMEOUT_EXCEEDED, E.RATE_LIMITING}), False,
+             "Clear the failed task in the same DAG run after an exponential backoff with jitter; for rate "
+             "limits, after the wait the error names (Retry-After) or a longer backoff."),
+    Strategy("rescale", frozenset({E.RESOURCE_EXHAUSTION, E.MEMORY_LEAK, E.DISK_SPACE_FULL}), False,
+             "Climb one rung of the ladder the DAG author declared with healer.tier(name, ladder), then retry; "
+             "stop at its top.", needs=("ladder",)),
     Strategy("grant_permission", frozenset({E.PERMISSION_DENIED}), True,
              "Propose the missing IAM role or ACL for the task's principal.", executable=False),
     Strategy("update_schema", frozenset({E.SCHEMA_MISMATCH}), True,

@@ -46,6 +46,16 @@ class _Pending:
     incident_id: str
     action_id: int
     cleared_try: int
+    strategy: str = "retry"
+
+
+@dataclass
+class _Due:
+    when: float
+    incident_id: str
+    attempt: int
+    strategy: str
+    detail: str
 
 
 @dataclass
@@ -95,7 +105,7 @@ class RunHealer:
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{dag_id}:{run_id}"
         self._pending: dict[TaskKey, _Pending] = {}
-        self._due: dict[TaskKey, tuple[float, str, int]] = {}  # key -> (when, incident_id, attempt)
+        self._due: dict[TaskKey, _Due] = {}
         self._settled: dict[TaskKey, tuple[int, str]] = {}  # key -> (try_number, reason)
         self._first_seen: dict[tuple[TaskKey, int], float] = {}
 
@@ -155,7 +165,7 @@ class RunHealer:
         incident = store.get_incident(pending.incident_id)
         if incident is not None:
             try:
-                self.healer.learn(incident, "retry", outcome is Outcome.SUCCESS)
+                self.healer.learn(incident, pending.strategy, outcome is Outcome.SUCCESS)
             except Exception as exc:  # noqa: BLE001 - learning must never stop the healing
                 log.warning("Could not learn from incident %s: %s", pending.incident_id, exc)
         if status is not None:
@@ -163,7 +173,7 @@ class RunHealer:
             store.release(pending.incident_id, self.owner)
             self._settled[key] = (pending.cleared_try, detail)
         del self._pending[key]
-        log.info("%s: retry outcome %s (%s)", _name(key), outcome, detail)
+        log.info("%s: %s outcome %s (%s)", _name(key), pending.strategy, outcome, detail)
 
     def _incident_for(self, key: TaskKey, ti: dict[str, Any]) -> Incident | None:
         """The incident of this failed try, once the failure callback has recorded it.
@@ -208,10 +218,12 @@ class RunHealer:
         decision = self.healer.decide(incident, classification)
         log.info("%s: %s (%s)", _name(key), decision.verdict, decision.reason)
         if decision.verdict is Verdict.ACT:
+            assert decision.strategy is not None
             store.set_status(incident.id, IncidentStatus.HEALING, decision.reason)
-            self._due[key] = (self.clock() + decision.delay, incident.id, decision.attempt)
+            self._due[key] = _Due(self.clock() + decision.delay, incident.id, decision.attempt,
+                                  decision.strategy.name, decision.detail)
             if decision.delay:
-                log.info("%s: retrying in %.0fs", _name(key), decision.delay)
+                log.info("%s: %s in %.0fs", _name(key), decision.strategy.name, decision.delay)
             return
         if decision.verdict is Verdict.PROPOSE:
             assert decision.strategy is not None
@@ -230,28 +242,32 @@ class RunHealer:
 
     def _clear_due(self) -> None:
         now = self.clock()
-        for key, (when, incident_id, attempt) in list(self._due.items()):
-            if when > now:
+        for key, due in list(self._due.items()):
+            if due.when > now:
                 continue
             del self._due[key]
+            incident_id, attempt, strategy = due.incident_id, due.attempt, due.strategy
             task_id, map_index = key
             target: Any = task_id if map_index < 0 else [task_id, map_index]
             others = sorted(set(self.downstream(task_id)) - self.own - {task_id})
             incident = self.healer.store.get_incident(incident_id)
             tries = incident.last_try_number if incident else 0
-            note = f"airflow_healer: retry {attempt} of {task_id} ({incident.error_type if incident else '?'})"
+            note = (f"airflow_healer: {strategy} {attempt} of {task_id} ({incident.error_type if incident else '?'})"
+                    + (f": {due.detail}" if due.detail else ""))
             store = self.healer.store
+            # The action is stored before the clear: the next try renders healer.tier from the steps taken.
+            detail = (f"{due.detail}; " if due.detail else "") + f"cleared the task (and what follows it) after try {tries}"
+            action_id = store.add_action(incident_id, Action(strategy, attempt, Outcome.PENDING, detail))
             try:
                 cleared = self.api.clear(self.dag_id, self.run_id, [target, *others], note=note)
             except AirflowApiError as exc:
-                store.add_action(incident_id, Action("retry", attempt, Outcome.FAILED, f"clear failed: {exc}"))
+                store.finish_action(action_id, Outcome.FAILED, f"clear failed: {exc}")
                 store.set_status(incident_id, IncidentStatus.NOT_RECOVERED, f"could not clear the task: {exc}")
                 store.release(incident_id, self.owner)
                 self._settled[key] = (tries, f"could not clear the task: {exc}")
                 continue
-            detail = f"cleared {len(cleared)} task instance(s) after try {tries}"
-            action_id = store.add_action(incident_id, Action("retry", attempt, Outcome.PENDING, detail))
-            self._pending[key] = _Pending(incident_id, action_id, tries)
+            log.debug("%s: the clear took %d task instance(s)", _name(key), len(cleared))
+            self._pending[key] = _Pending(incident_id, action_id, tries, strategy)
             log.info("%s: %s", _name(key), detail)
 
 

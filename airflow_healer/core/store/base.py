@@ -60,6 +60,13 @@ class Store(Protocol):
 
     def list_knowledge(self) -> list[dict[str, Any]]: ...
 
+    def record_tier(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, name: str,
+                    ladder: list[Any], rung: int) -> None:
+        """Remember which rung of a ``healer.tier`` ladder a try rendered."""
+
+    def tiers(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
+        """The ladders (name, ladder, rung, try_number) of the task instance's latest rendered try."""
+
     def put_blob(self, name: str, data: bytes, meta: dict[str, Any] | None = None) -> None: ...
 
     def get_blob(self, name: str) -> bytes | None: ...

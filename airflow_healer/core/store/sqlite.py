@@ -35,7 +35,7 @@ from airflow_healer.exceptions import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Columns added after a version, for stores written by older versions: (table, column, definition).
 _ADDED = [
     (3, table, column, definition)
@@ -120,6 +120,18 @@ CREATE TABLE IF NOT EXISTS knowledge (
     id TEXT PRIMARY KEY,
     record TEXT NOT NULL,
     updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tiers (
+    dag_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    map_index INTEGER NOT NULL,
+    try_number INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    ladder TEXT NOT NULL,
+    rung INTEGER NOT NULL,
+    rendered_at TEXT NOT NULL,
+    PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number, name)
 );
 CREATE TABLE IF NOT EXISTS blobs (
     name TEXT PRIMARY KEY,
@@ -395,8 +407,10 @@ class SQLiteStore:
             if row is None:
                 raise StoreError(f"No action {action_id} in the healer store {self.path}.")
             conn.execute(
-                "UPDATE actions SET outcome=?, detail=CASE WHEN ?='' THEN detail ELSE ? END, finished_at=? WHERE id=?",
-                (outcome.value, detail, detail, utcnow(), action_id),
+                # What the action did stays; what came of it is added.
+                "UPDATE actions SET outcome=?, detail=CASE WHEN ?='' THEN detail WHEN detail='' THEN ?"
+                " ELSE detail || '; ' || ? END, finished_at=? WHERE id=?",
+                (outcome.value, detail, detail, detail, utcnow(), action_id),
             )
             self._log(conn, "outcome", row["incident_id"], {"action_id": action_id, "outcome": outcome.value,
                                                              "detail": detail})
@@ -430,6 +444,31 @@ class SQLiteStore:
                     "SELECT * FROM ledger WHERE incident_id=? ORDER BY seq DESC LIMIT ?", (incident_id, limit)
                 ).fetchall()
         return [{**dict(r), "payload": json.loads(r["payload"])} for r in reversed(rows)]
+
+    # -- resource ladders (what healer.tier rendered) ---------------------------------------------
+
+    def record_tier(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, name: str,
+                    ladder: list[Any], rung: int) -> None:
+        """Remember that ``healer.tier(name, ladder)`` rendered ``ladder[rung]`` for this try."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO tiers (dag_id, run_id, task_id, map_index, try_number, name, ladder, rung, rendered_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dag_id, run_id, task_id, map_index, try_number, name)"
+                " DO UPDATE SET ladder=excluded.ladder, rung=excluded.rung, rendered_at=excluded.rendered_at",
+                (dag_id, run_id, task_id, map_index, try_number, name, json.dumps(ladder, default=str), rung,
+                 utcnow()),
+            )
+
+    def tiers(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
+        """The ladders the task instance's latest rendered try used: name, ladder, rung, try_number."""
+        with self._tx(write=False) as conn:
+            rows = conn.execute(
+                "SELECT * FROM tiers WHERE dag_id=? AND run_id=? AND task_id=? AND map_index=? AND try_number="
+                "(SELECT MAX(try_number) FROM tiers WHERE dag_id=? AND run_id=? AND task_id=? AND map_index=?)"
+                " ORDER BY name", (dag_id, run_id, task_id, map_index, dag_id, run_id, task_id, map_index),
+            ).fetchall()
+        return [{"name": r["name"], "ladder": json.loads(r["ladder"]), "rung": r["rung"],
+                 "try_number": r["try_number"]} for r in rows]
 
     # -- knowledge base entries (plain records; the classifier owns their meaning) -------------
 

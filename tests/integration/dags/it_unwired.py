@@ -60,3 +60,16 @@ with DAG(dag_id="it_wired_lost_log", schedule=None, start_date=START, catchup=Fa
 from airflow_healer import self_healing  # noqa: E402 - the other DAGs of this file stay unwired
 
 self_healing(wired)
+
+
+with DAG(dag_id="it_ceiling", schedule=None, start_date=START, catchup=False) as ceiling:
+    # Needs more than the ladder's top rung: the healer climbs once, then stops at the ceiling.
+
+    @task(retries=0)
+    def crunch(memory_mb: str) -> None:
+        raise RuntimeError(f"Container crunch was OOMKilled: it exceeded its memory limit of {memory_mb}Mi "
+                           "(exit code 137)")
+
+    crunch("{{ healer.tier('memory_mb', [256, 384]) }}")
+
+self_healing(ceiling)

@@ -1,6 +1,8 @@
+import random
+
 import pytest
 
-from airflow_healer.core.remediate.engine import Verdict, backoff, decide
+from airflow_healer.core.remediate.engine import Verdict, backoff, decide, named_wait, retry_delay
 from airflow_healer.core.remediate.registry import STRATEGIES, get_strategy, strategy_for
 from airflow_healer.core.types import Classification, ErrorType
 from airflow_healer.exceptions import NoStrategy
@@ -19,7 +21,9 @@ def c(error_type, confidence=0.9):
         ("act", c("network_timeout", 0.2), 0, Verdict.ESCALATE, None),
         ("act", c("unknown", 0.0), 0, Verdict.ESCALATE, None),
         ("act", c("permission_denied"), 0, Verdict.PROPOSE, "grant_permission"),
-        ("act", c("memory_leak"), 0, Verdict.ESCALATE, None),
+        ("act", c("memory_leak"), 0, Verdict.PROPOSE, "rescale"),  # no ladder declared: propose one
+        ("act", c("timeout_exceeded"), 0, Verdict.ACT, "retry"),
+        ("act", c("authentication_failure"), 0, Verdict.ESCALATE, None),
         ("recommend", c("network_timeout"), 0, Verdict.PROPOSE, "retry"),
         ("observe", c("network_timeout"), 0, Verdict.OBSERVE, None),
     ],
@@ -44,9 +48,58 @@ def test_backoff_doubles_and_is_capped(config):
 def test_registry_lookup():
     assert strategy_for(ErrorType.NETWORK_TIMEOUT).name == "retry"
     assert get_strategy("retry") is STRATEGIES[0]
-    with pytest.raises(NoStrategy, match="disk_space_full"):
-        strategy_for(ErrorType.DISK_SPACE_FULL)
+    assert strategy_for(ErrorType.DISK_SPACE_FULL).name == "rescale"
+    with pytest.raises(NoStrategy, match="authentication_failure"):
+        strategy_for(ErrorType.AUTHENTICATION_FAILURE)
     with pytest.raises(NoStrategy, match="known strategies: retry"):
         get_strategy("reboot")
     risky = {s.name for s in STRATEGIES if s.risky}
     assert risky == {"grant_permission", "update_schema", "install_dependency", "quarantine_data"}
+
+
+def test_network_retries_back_off_with_jitter(config):
+    cfg = config.replace(retry_backoff_seconds=8, retry_backoff_max_seconds=300)
+    rng = random.Random(7)
+    delays = [retry_delay(ErrorType.NETWORK_TIMEOUT, 2, cfg, rng=rng) for _ in range(200)]
+    assert all(8 <= d <= 16 for d in delays)  # half of 16 fixed, half random
+    assert len({round(d, 3) for d in delays}) > 150  # tasks failing together do not retry together
+
+
+@pytest.mark.parametrize("message, wait", [
+    ("429 Too Many Requests: rate limit exceeded, Retry-After: 17", 17),
+    ('HTTP 429 {"retry_after": 3}', 3),
+    ("Slow down: please retry in 30 seconds", 30),
+    ("Quota exceeded; try again after 2 minutes", 120),
+    ("Retry-After: 1500ms", 1.5),
+    ("Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute'", 60),
+    ("rateLimitExceeded", None),
+])
+def test_a_rate_limit_waits_what_the_error_names(config, message, wait):
+    assert named_wait(message) == wait
+    cfg = config.replace(retry_backoff_seconds=5, retry_backoff_max_seconds=300)
+    decision = decide(c("rate_limiting"), 0, cfg, message=message)
+    assert decision.delay == (wait if wait is not None else 20)  # else 4x the network backoff
+
+
+def tier(name="memory_mb", ladder=(512, 1024, 2048), rung=0):
+    return {"name": name, "ladder": list(ladder), "rung": rung, "try_number": 1}
+
+
+def test_rescale_climbs_one_rung_and_stops_at_the_ceiling(config):
+    climb = decide(c("resource_exhaustion"), 0, config, tiers=[tier(rung=0)])
+    assert (climb.verdict, climb.strategy.name, climb.delay) == (Verdict.ACT, "rescale", 0.0)
+    assert climb.detail == "memory_mb 512 -> 1024"
+    top = decide(c("resource_exhaustion"), 2, config.replace(max_attempts=3), tiers=[tier(rung=2)])
+    assert top.verdict is Verdict.GIVE_UP and "ceiling is reached (memory_mb=2048)" in top.reason
+
+
+def test_a_task_without_a_ladder_gets_a_proposal_naming_where_to_put_one(config):
+    decision = decide(c("disk_space_full"), 0, config, tiers=[])
+    assert decision.verdict is Verdict.PROPOSE and "healer.tier('memory_mb'" in decision.reason
+
+
+def test_a_memory_leak_climbs_one_rung_then_flags_a_person(config):
+    first = decide(c("memory_leak"), 0, config, tiers=[tier()], rescales_done=0)
+    assert first.verdict is Verdict.ACT and "flagged for a person" in first.reason
+    second = decide(c("memory_leak"), 1, config, tiers=[tier(rung=1)], rescales_done=1)
+    assert second.verdict is Verdict.ESCALATE and "leak" in second.reason

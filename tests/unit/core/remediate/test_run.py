@@ -214,3 +214,53 @@ def test_an_unreadable_log_degrades_to_the_exception_with_a_note(store, config):
     assert incident.error_type.value == "network_timeout"  # from the exception's message
     assert "the log could not be read" in incident.log_note and "404" not in incident.reason
     assert run.log_reads == [("extract", 1)]
+
+
+class LadderRun(FakeRun):
+    """A task that renders {{ healer.tier('memory_mb', ladder) }} and needs ``need`` MB to succeed."""
+
+    def __init__(self, store, ladder, need):
+        super().__init__(store, {"crunch": []}, {})
+        self.ladder, self.need = ladder, need
+        self.rendered: list[int] = []
+
+    def _step(self):
+        from types import SimpleNamespace
+
+        from airflow_healer.macros import HealerMacros
+
+        ti = self.tis["crunch"]
+        if ti["state"] is not None:
+            return
+        context = {"ti": SimpleNamespace(dag_id="etl", run_id="run", task_id="crunch", map_index=-1,
+                                         try_number=ti["try_number"])}
+        memory = HealerMacros(self.store).tier(context, "memory_mb", self.ladder)  # as Jinja calls it
+        self.rendered.append(memory)
+        if memory >= self.need:
+            ti["state"] = "success"
+            return
+        ti["state"] = "failed"
+        self.store.record_failure(make_failure(
+            dag_id="etl", task_id="crunch", run_id="run", try_number=ti["try_number"],
+            message=f"Container crunch was OOMKilled: it exceeded its memory limit of {memory}Mi (exit code 137)"))
+
+
+def test_a_resource_error_climbs_the_ladder_to_success(store, config):
+    run = LadderRun(store, [256, 512, 1024], need=1024)
+    report = heal(run, config.replace(max_attempts=3))
+    assert report.ok and run.rendered == [256, 512, 1024]
+    incident = store.find_incident("etl", "run", "crunch")
+    assert incident.status is IncidentStatus.RECOVERED
+    assert [(a.strategy, a.outcome) for a in incident.actions] == [("rescale", Outcome.FAILED),
+                                                                     ("rescale", Outcome.SUCCESS)]
+    assert incident.actions[0].detail.startswith("memory_mb 256 -> 512")
+    assert incident.actions[1].detail.startswith("memory_mb 512 -> 1024")
+
+
+def test_at_the_ladders_top_the_healer_stops_and_says_so(store, config):
+    run = LadderRun(store, [256, 512], need=4096)
+    report = heal(run, config.replace(max_attempts=5))
+    assert not report.ok and run.rendered == [256, 512]
+    incident = store.find_incident("etl", "run", "crunch")
+    assert incident.status is IncidentStatus.NOT_RECOVERED
+    assert "ceiling is reached (memory_mb=512)" in incident.reason

@@ -41,7 +41,7 @@ def test_classification_actions_and_status_round_trip(store):
     incident = store.get_incident(incident_id)
     assert (incident.error_type, incident.confidence, incident.status) == (
         ErrorType.NETWORK_TIMEOUT, 0.91, IncidentStatus.RECOVERED)
-    assert [(a.strategy, a.outcome, a.detail) for a in incident.actions] == [("retry", Outcome.SUCCESS, "try 2 success")]
+    assert [(a.strategy, a.outcome, a.detail) for a in incident.actions] == [("retry", Outcome.SUCCESS, "cleared 1; try 2 success")]
     assert [e["kind"] for e in store.ledger(incident_id)] == ["failure", "classified", "action", "outcome", "status"]
     assert incident.as_dict()["actions"][0]["outcome"] == "success"
 
