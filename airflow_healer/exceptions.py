@@ -8,6 +8,7 @@
      │    └── StoreUnavailable  it cannot be reached at all (callbacks spool instead)
      ├── AirflowApiError        Airflow's REST API refused or failed a call
      │    └── RunNotFound       the DAG run or task instance no longer exists
+     ├── CredentialError        a connection's fresh secret cannot be read
      ├── ClassifierError        a model or knowledge file is unusable
      │    ├── ModelFormatError      a model blob that is not ours, damaged, or from another version
      │    ├── RetrievalIndexError   a stored retrieval index that cannot be loaded
@@ -44,6 +45,10 @@ class AirflowApiError(HealerError):
 
 
 class RunNotFound(AirflowApiError):
+    pass
+
+
+class CredentialError(HealerError):
     pass
 
 

@@ -47,6 +47,12 @@ def get_provider_info() -> dict[str, Any]:
                     "callback_timeout_seconds": _option("Most time a failure callback may take.", "float", "5"),
                     "spool_dir": _option("Where incidents wait when the store is down. Empty: AIRFLOW_HOME.",
                                          "string", ""),
+                    "credential_sources": _option(
+                        "JSON object from connection id to where its fresh secret lives (file:///path, "
+                        "gcp-secret-manager://projects/P/secrets/S[/versions/V]).", "string", "",
+                        '{"warehouse": "file:///var/run/secrets/warehouse"}'),
+                    "gcp_conn_id": _option("Google Cloud connection used to read Secret Manager.", "string",
+                                           "google_cloud_default"),
                     "watchdog_include": _option("Glob patterns (comma-separated) of the DAG ids the watchdog "
                                                 "watches.", "string", "*", "etl_*,ingest_*"),
                     "watchdog_exclude": _option("Glob patterns of DAG ids the watchdog leaves alone.", "string", "",

@@ -293,8 +293,8 @@ class HealerRetryPolicy(RetryPolicy):
 
     Pass it as a task's ``retry_policy`` (Airflow 3.3+). On a failed try it classifies
     ``Type: message`` of the exception and its chain with the healer's local model (the store's active
-    model, else the shipped one; a few milliseconds once loaded, about a second to load on a process's
-    first failure) and applies the error type's :class:`ErrorTypeRule` (:data:`DEFAULT_RULES`):
+    model, else the shipped one; a few milliseconds once loaded, one to three seconds to load on a
+    process's first failure) and applies the error type's :class:`ErrorTypeRule` (:data:`DEFAULT_RULES`):
     network timeouts, rate limits, time limits and exhausted quotas are retried with delays of their
     own (a ``Retry-After`` the message names is honoured); authentication, permission, schema, data,
     dependency and configuration errors, a full disk and memory running out fail at once. ``unknown``
@@ -303,7 +303,8 @@ class HealerRetryPolicy(RetryPolicy):
 
     A retry stays within the task's ``retries`` (Airflow's rule: a policy can end a task early, never
     extend it); when no retry is left the policy answers DEFAULT without classifying. Each decision
-    carries its reason (type, confidence, delay and why), which Airflow logs and keeps as the task
+    carries its reason (type, confidence, delay, why and the model's telling terms; never the
+    message itself): Airflow logs it in the task log, and keeps a retry's reason as the task
     instance's ``retry_reason``.
 
     :param rules: error type (an :class:`~airflow_healer.core.types.ErrorType` or its value) to

@@ -33,9 +33,12 @@ def main() -> None:
     parser.add_argument("--dev", default=os.environ.get("HEALER_DEV_SET", str(default_dev)))
     parser.add_argument("--n", type=int, default=1000, help="evaluate() calls timed")
     args = parser.parse_args()
-
     # A worker's own AIRFLOW_HOME: the store and settings of this machine's ~/airflow stay out of it.
-    home = tempfile.mkdtemp(prefix="bench-retry-policy-")
+    with tempfile.TemporaryDirectory(prefix="bench-retry-policy-") as home:
+        run(args, home)
+
+
+def run(args: argparse.Namespace, home: str) -> None:
     os.environ["AIRFLOW_HOME"] = home
     os.environ.pop("AIRFLOW_CONFIG", None)
     logging.getLogger("airflow_healer").setLevel(logging.WARNING)  # one INFO line per decision otherwise

@@ -59,6 +59,7 @@ def make_failure(
     started_at: str | None = None,
     source: str = "callback",
     redactor: Callable[[str], str] | None = None,
+    conn_ids: list[str] | None = None,
 ) -> Failure:
     """Build a :class:`Failure` with its message and traceback capped and redacted.
 
@@ -79,6 +80,7 @@ def make_failure(
         operator=operator, exception_type=exception_type, message=text, traceback=trace,
         fingerprint=fingerprint(f"{exception_type or ''}: {text}"), hostname=hostname,
         started_at=started_at, failed_at=utcnow(), captured_at=utcnow(), source=source,
+        conn_ids=sorted(set(conn_ids or [])),
     )
 
 

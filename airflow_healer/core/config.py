@@ -59,6 +59,9 @@ class HealerConfig:
     :param poll_interval_seconds: how often the healer task looks at the run's task instances.
     :param callback_timeout_seconds: most time a failure callback spends writing an incident.
     :param spool_dir: where incidents wait when the store cannot be written.
+    :param credential_sources: JSON object from connection id to where its fresh secret lives
+        (``file:///path``, ``gcp-secret-manager://projects/P/secrets/S[/versions/V]``).
+    :param gcp_conn_id: the Google Cloud connection used to read Secret Manager.
     :param watchdog_include: comma-separated glob patterns of the DAG ids the watchdog watches.
     :param watchdog_exclude: comma-separated glob patterns of DAG ids it leaves alone.
     :param watchdog_heal: patterns of DAG ids whose failures the watchdog also heals (retries);
@@ -86,6 +89,8 @@ class HealerConfig:
     poll_interval_seconds: float = 3.0
     callback_timeout_seconds: float = 5.0
     spool_dir: str = ""
+    credential_sources: str = ""
+    gcp_conn_id: str = "google_cloud_default"
     watchdog_include: str = "*"
     watchdog_exclude: str = ""
     watchdog_heal: str = ""

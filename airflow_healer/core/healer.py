@@ -160,4 +160,11 @@ class Healer:
             log.warning("Could not read the ladders of %s.%s: %s", incident.dag_id, incident.task_id, exc)
             tiers = []
         message = compose(incident.message, [line["text"] for line in incident.log_lines])
-        return decide(classification, attempts, self.config, message=message, tiers=tiers, rescales_done=rescales)
+        return decide(classification, attempts, self.config, message=message, tiers=tiers, rescales_done=rescales,
+                      conn_ids=incident.conn_ids, credential_sources=self.credential_sources)
+
+    @cached_property
+    def credential_sources(self) -> dict[str, str]:
+        from airflow_healer.hooks.credentials import parse_sources
+
+        return parse_sources(self.config.credential_sources)

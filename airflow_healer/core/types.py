@@ -84,6 +84,7 @@ class Failure:
     log_excerpt: str = ""  # the redacted tail of the try's log
     log_lines: list[dict[str, Any]] = field(default_factory=list)  # located lines: {line, text, why}
     log_note: str = ""  # why the log could not be read, or what it says killed the task
+    conn_ids: list[str] = field(default_factory=list)  # the Airflow connections the task uses
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -151,6 +152,7 @@ class Incident:
     log_excerpt: str = ""
     log_lines: list[dict[str, Any]] = field(default_factory=list)
     log_note: str = ""
+    conn_ids: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
 

@@ -245,6 +245,24 @@ class AirflowApiHook(BaseHook):
             "state": "success", "end_date_gt": since, "order_by": "-end_date", "limit": limit})
         return page["task_instances"]
 
+    def update_connection(self, conn_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Set ``fields`` (login, password, host, port, schema, extra) of a connection kept in the metadata
+        database; a task's next try reads the new values. Only the named fields change.
+
+        :raises RunNotFound: the connection is not in the metadata database (it comes from an
+            environment variable or a secrets backend, which the API cannot change).
+        """
+        path = f"/api/v2/connections/{quote(conn_id, safe='')}"
+        try:
+            current = self.request("GET", path)
+        except RunNotFound as exc:
+            raise RunNotFound(f"The connection {conn_id!r} is not in Airflow's metadata database (it may come "
+                              "from an AIRFLOW_CONN_ variable or a secrets backend, which win over it and "
+                              "cannot be changed through the API)", 404) from exc
+        body = {"connection_id": conn_id, "conn_type": current["conn_type"], **fields}
+        params = [("update_mask", name) for name in fields]
+        return self.request("PATCH", path, json=body, params=params)
+
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.request("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}")
 

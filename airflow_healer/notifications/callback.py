@@ -79,6 +79,16 @@ def local_log_path(ti: Any) -> Path | None:
         return None
 
 
+def task_conn_ids(task: Any) -> list[str]:
+    """The Airflow connections a task uses: its ``conn_id`` and ``*_conn_id`` attributes (the providers'
+    convention), so that an authentication failure knows which connections to refresh."""
+    found: set[str] = set()
+    for name, value in (vars(task).items() if task is not None and hasattr(task, "__dict__") else ()):
+        if (name == "conn_id" or name.endswith("_conn_id")) and isinstance(value, str) and value:
+            found.add(value)
+    return sorted(found)
+
+
 def failure_from_context(context: Mapping[str, Any]) -> Failure:
     """Build a redacted :class:`Failure` from an Airflow task context, with its log's telling lines."""
     ti = context["ti"]
@@ -104,6 +114,7 @@ def failure_from_context(context: Mapping[str, Any]) -> Failure:
         started_at=started.isoformat() if started is not None else None,
         source="callback",
         redactor=redactor,
+        conn_ids=task_conn_ids(task),
     )
     path = local_log_path(ti)
     if path is not None:

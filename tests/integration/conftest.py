@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -21,10 +22,13 @@ def airflow(tmp_path_factory):
     dags = tmp_path_factory.mktemp("dags")
     for source in [*(ROOT / "dags").glob("*.py"), *(ROOT / "tests" / "integration" / "dags").glob("*.py")]:
         shutil.copy(source, dags / source.name)
+    secret = tmp_path_factory.mktemp("secrets") / "it_warehouse"
+    secret.write_text("rotated-by-vault\n")  # what a Vault agent would have written after a rotation
     env = {
-        # Six self-healing DAGs fail at once here, and each healer task holds a worker slot while it waits
+        "AIRFLOW__HEALER__CREDENTIAL_SOURCES": json.dumps({"it_warehouse": f"file://{secret}"}),
+        # Seven self-healing DAGs fail at once here, and each healer task holds a worker slot while it waits
         # (until it defers, see the README's known limits): leave room for the retries they clear.
-        "AIRFLOW__CORE__PARALLELISM": "10",
+        "AIRFLOW__CORE__PARALLELISM": "12",
         "AIRFLOW__HEALER__RETRY_BACKOFF_SECONDS": "1",
         "AIRFLOW__HEALER__POLL_INTERVAL_SECONDS": "1",
         "AIRFLOW__HEALER__MAX_ATTEMPTS": str(MAX_ATTEMPTS),
@@ -47,7 +51,11 @@ def airflow(tmp_path_factory):
 @pytest.fixture(scope="session")
 def runs(airflow):
     """Both example DAGs, triggered together and waited for once: {dag_id: (run_id, final state)}."""
+    # The warehouse's connection lives in the metadata database with the password from before the rotation.
+    airflow.api("POST", "/api/v2/connections", json={
+        "connection_id": "it_warehouse", "conn_type": "postgres", "host": "warehouse.internal", "login": "etl",
+        "password": "before-rotation"})
     run_ids = {dag_id: airflow.trigger(dag_id)
                for dag_id in ("example_self_healing", "example_always_failing", "example_bash_self_healing",
-                              "it_wired_lost_log", "example_rescale", "it_ceiling")}
+                              "it_wired_lost_log", "example_rescale", "it_ceiling", "it_refresh")}
     return {dag_id: (run_id, airflow.wait_for_run(dag_id, run_id, timeout=400)) for dag_id, run_id in run_ids.items()}

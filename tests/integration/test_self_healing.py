@@ -129,3 +129,18 @@ def test_at_the_ladders_top_the_healer_stops_and_the_run_fails(airflow, runs):
     assert incident["status"] == "not_recovered"
     assert "ceiling is reached (memory_mb=384)" in incident["reason"]
     assert [(a["strategy"], a["outcome"]) for a in incident["actions"]] == [("rescale", "failed")]
+
+
+def test_an_expired_password_is_refreshed_from_its_source_and_the_task_retried(airflow, runs):
+    run_id, state = runs["it_refresh"]
+    assert state == "success"
+    tries = airflow.task_tries("it_refresh", run_id, "query")
+    assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")]
+    [incident] = incidents(airflow, "it_refresh")
+    assert incident["error_type"] == "authentication_failure"
+    assert incident["conn_ids"] == ["it_warehouse"]  # read from the operator's *_conn_id attribute
+    assert [(a["strategy"], a["outcome"]) for a in incident["actions"]] == [("refresh_credentials", "success")]
+    assert incident["actions"][0]["detail"].startswith("refresh it_warehouse from file://")
+    conn = airflow.api("GET", "/api/v2/connections/it_warehouse")
+    assert (conn["login"], conn["host"]) == ("etl", "warehouse.internal")  # only the password changed
+    assert "rotated-by-vault" not in json.dumps(incident)  # no secret in the store

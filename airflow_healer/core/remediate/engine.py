@@ -89,6 +89,8 @@ def decide(
     message: str = "",
     tiers: list[dict[str, Any]] | None = None,
     rescales_done: int = 0,
+    conn_ids: list[str] | None = None,
+    credential_sources: dict[str, str] | None = None,
 ) -> Decision:
     """What to do next about an incident classified as ``classification``.
 
@@ -97,6 +99,8 @@ def decide(
     :param tiers: what ``healer.tier(...)`` rendered for the failed try (name, ladder, rung); the
         rescale strategy needs one.
     :param rescales_done: rescale steps already taken for this task instance in this run.
+    :param conn_ids: the connections the failed task uses.
+    :param credential_sources: ``[healer] credential_sources``, parsed.
     """
     label = classification.error_type.value
     if config.mode == "observe":
@@ -124,6 +128,17 @@ def decide(
         )
     if "ladder" in strategy.needs:
         return _rescale(classification.error_type, strategy, attempt, tiers or [], rescales_done)
+    if "credential_source" in strategy.needs:
+        sources = credential_sources or {}
+        refreshable = [c for c in (conn_ids or []) if c in sources]
+        if not refreshable:
+            used = ", ".join(conn_ids or []) or "none the healer could see"
+            return Decision(Verdict.ESCALATE, (
+                f"{label}: nothing to refresh: no [healer] credential_sources entry for the task's connections "
+                f"({used}); with Application Default Credentials or a key only a person can rotate, a person "
+                "should look"), strategy, attempt)
+        detail = "refresh " + ", ".join(f"{c} from {sources[c].split('?')[0]}" for c in refreshable)
+        return Decision(Verdict.ACT, f"{label}: {detail}", strategy, attempt, 0.0, detail=detail)
     delay = retry_delay(classification.error_type, attempt, config, message)
     return Decision(Verdict.ACT, f"{label}: {strategy.name} attempt {attempt}", strategy, attempt, delay)
 

@@ -41,6 +41,9 @@ STRATEGIES: tuple[Strategy, ...] = (
     Strategy("rescale", frozenset({E.RESOURCE_EXHAUSTION, E.MEMORY_LEAK, E.DISK_SPACE_FULL}), False,
              "Climb one rung of the ladder the DAG author declared with healer.tier(name, ladder), then retry; "
              "stop at its top.", needs=("ladder",)),
+    Strategy("refresh_credentials", frozenset({E.AUTHENTICATION_FAILURE}), False,
+             "Read the fresh secret of the task's connections from [healer] credential_sources, update the "
+             "connections through the REST API, then retry.", needs=("credential_source",)),
     Strategy("grant_permission", frozenset({E.PERMISSION_DENIED}), True,
              "Propose the missing IAM role or ACL for the task's principal.", executable=False),
     Strategy("update_schema", frozenset({E.SCHEMA_MISMATCH}), True,

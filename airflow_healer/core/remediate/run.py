@@ -40,6 +40,9 @@ class AirflowApi(Protocol):
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> list[Any]:
         """The events of one try's log (a bounded tail)."""
 
+    def update_connection(self, conn_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Set the named fields of a connection kept in the metadata database."""
+
 
 @dataclass
 class _Pending:
@@ -91,6 +94,7 @@ class RunHealer:
         own_task_ids: Iterable[str],
         downstream: Callable[[str], Iterable[str]] = lambda task_id: (),
         capture_grace_seconds: float = 15.0,
+        read_secret: Callable[[str], dict[str, Any]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -101,6 +105,7 @@ class RunHealer:
         self.own = set(own_task_ids)
         self.downstream = downstream
         self.grace = capture_grace_seconds
+        self.read_secret = read_secret
         self.sleep = sleep
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{dag_id}:{run_id}"
@@ -240,6 +245,9 @@ class RunHealer:
         store.release(incident.id, self.owner)
         self._settled[key] = (try_number, decision.reason)
 
+    def _refresh(self, incident: Incident | None) -> str:
+        return _refresh_connections(self.healer, self.api, incident, self.read_secret)
+
     def _clear_due(self) -> None:
         now = self.clock()
         for key, due in list(self._due.items()):
@@ -258,6 +266,14 @@ class RunHealer:
             # The action is stored before the clear: the next try renders healer.tier from the steps taken.
             detail = (f"{due.detail}; " if due.detail else "") + f"cleared the task (and what follows it) after try {tries}"
             action_id = store.add_action(incident_id, Action(strategy, attempt, Outcome.PENDING, detail))
+            if strategy == "refresh_credentials":
+                problem = self._refresh(incident)
+                if problem:
+                    store.finish_action(action_id, Outcome.FAILED, problem)
+                    store.set_status(incident_id, IncidentStatus.NOT_RECOVERED, problem)
+                    store.release(incident_id, self.owner)
+                    self._settled[key] = (tries, problem)
+                    continue
             try:
                 cleared = self.api.clear(self.dag_id, self.run_id, [target, *others], note=note)
             except AirflowApiError as exc:
@@ -269,6 +285,31 @@ class RunHealer:
             log.debug("%s: the clear took %d task instance(s)", _name(key), len(cleared))
             self._pending[key] = _Pending(incident_id, action_id, tries, strategy)
             log.info("%s: %s", _name(key), detail)
+
+
+def _refresh_connections(healer: Healer, api: AirflowApi, incident: Incident | None,
+                         read_secret: Callable[[str], dict[str, Any]] | None) -> str:
+    """Update the incident's connections from their sources; returns what went wrong ('' when all did)."""
+    if incident is None:
+        return "the incident disappeared from the store"
+    if read_secret is None:
+        from airflow_healer.hooks.credentials import read_secret as default_read
+
+        def read_secret(url: str) -> dict[str, Any]:
+            return default_read(url, gcp_conn_id=healer.config.gcp_conn_id)
+
+    sources = healer.credential_sources
+    for conn_id in incident.conn_ids:
+        if conn_id not in sources:
+            continue
+        try:
+            fields = read_secret(sources[conn_id])
+            api.update_connection(conn_id, fields)
+        except Exception as exc:  # noqa: BLE001 - CredentialError, AirflowApiError: said on the incident
+            return f"could not refresh the connection {conn_id!r}: {exc}"
+        log.info("%s.%s: refreshed the connection %s (%s) from its source", incident.dag_id, incident.task_id,
+                 conn_id, ", ".join(sorted(fields)))
+    return ""
 
 
 def read_try_log(healer: Healer, api: AirflowApi, incident: Incident, try_number: int) -> Incident:

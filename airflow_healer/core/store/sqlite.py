@@ -42,7 +42,7 @@ _ADDED = [
     for table in ("incidents", "failures")
     for column, definition in (("log_excerpt", "TEXT NOT NULL DEFAULT ''"), ("log_lines", "TEXT NOT NULL DEFAULT '[]'"),
                                ("log_note", "TEXT NOT NULL DEFAULT ''"))
-]
+] + [(4, table, "conn_ids", "TEXT NOT NULL DEFAULT '[]'") for table in ("incidents", "failures")]
 
 
 _SCHEMA = """
@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     log_excerpt TEXT NOT NULL DEFAULT '',
     log_lines TEXT NOT NULL DEFAULT '[]',
     log_note TEXT NOT NULL DEFAULT '',
+    conn_ids TEXT NOT NULL DEFAULT '[]',
     claimed_by TEXT,
     claimed_until TEXT,
     UNIQUE (dag_id, run_id, task_id, map_index)
@@ -92,6 +93,7 @@ CREATE TABLE IF NOT EXISTS failures (
     log_excerpt TEXT NOT NULL DEFAULT '',
     log_lines TEXT NOT NULL DEFAULT '[]',
     log_note TEXT NOT NULL DEFAULT '',
+    conn_ids TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (incident_id, try_number)
 );
 CREATE TABLE IF NOT EXISTS actions (
@@ -260,12 +262,13 @@ class SQLiteStore:
                 conn.execute(
                     "INSERT INTO incidents (id, dag_id, run_id, task_id, map_index, status, created_at, updated_at,"
                     " last_try_number, operator, exception_type, message, traceback, fingerprint, hostname,"
-                    " log_excerpt, log_lines, log_note)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " log_excerpt, log_lines, log_note, conn_ids)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (incident_id, failure.dag_id, failure.run_id, failure.task_id, failure.map_index,
                      IncidentStatus.OPEN.value, now, now, failure.try_number, failure.operator,
                      failure.exception_type, failure.message, failure.traceback, failure.fingerprint,
-                     failure.hostname, failure.log_excerpt, json.dumps(failure.log_lines), failure.log_note),
+                     failure.hostname, failure.log_excerpt, json.dumps(failure.log_lines), failure.log_note,
+                     json.dumps(failure.conn_ids)),
                 )
             else:
                 incident_id = row["id"]
@@ -273,20 +276,22 @@ class SQLiteStore:
                     conn.execute(
                         "UPDATE incidents SET updated_at=?, last_try_number=?, operator=COALESCE(?, operator),"
                         " exception_type=?, message=?, traceback=?, fingerprint=?, hostname=?,"
-                        " log_excerpt=?, log_lines=?, log_note=? WHERE id=?",
+                        " log_excerpt=?, log_lines=?, log_note=?,"
+                        " conn_ids=CASE WHEN ?='[]' THEN conn_ids ELSE ? END WHERE id=?",
                         (now, failure.try_number, failure.operator, failure.exception_type, failure.message,
                          failure.traceback, failure.fingerprint, failure.hostname, failure.log_excerpt,
-                         json.dumps(failure.log_lines), failure.log_note, incident_id),
+                         json.dumps(failure.log_lines), failure.log_note, json.dumps(failure.conn_ids),
+                         json.dumps(failure.conn_ids), incident_id),
                     )
             inserted = conn.execute(
                 "INSERT OR IGNORE INTO failures (incident_id, try_number, operator, exception_type, message,"
                 " traceback, fingerprint, hostname, started_at, failed_at, captured_at, source,"
-                " log_excerpt, log_lines, log_note)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " log_excerpt, log_lines, log_note, conn_ids)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (incident_id, failure.try_number, failure.operator, failure.exception_type, failure.message,
                  failure.traceback, failure.fingerprint, failure.hostname, failure.started_at, failure.failed_at,
                  failure.captured_at or now, failure.source, failure.log_excerpt, json.dumps(failure.log_lines),
-                 failure.log_note),
+                 failure.log_note, json.dumps(failure.conn_ids)),
             ).rowcount
             if inserted:
                 self._log(conn, "failure", incident_id, {
@@ -323,7 +328,7 @@ class SQLiteStore:
                     message=f["message"], traceback=f["traceback"], fingerprint=f["fingerprint"],
                     hostname=f["hostname"], started_at=f["started_at"], failed_at=f["failed_at"],
                     captured_at=f["captured_at"], source=f["source"], log_excerpt=f["log_excerpt"],
-                    log_lines=json.loads(f["log_lines"]), log_note=f["log_note"])
+                    log_lines=json.loads(f["log_lines"]), log_note=f["log_note"], conn_ids=json.loads(f["conn_ids"]))
             for f in conn.execute("SELECT * FROM failures WHERE incident_id=? ORDER BY try_number", (row["id"],))
         ]
         actions = [
@@ -341,7 +346,7 @@ class SQLiteStore:
             error_type=ErrorType(row["error_type"]) if row["error_type"] else None,
             confidence=row["confidence"], classifier=row["classifier"], evidence=json.loads(row["evidence"]),
             reason=row["reason"], log_excerpt=row["log_excerpt"], log_lines=json.loads(row["log_lines"]),
-            log_note=row["log_note"], failures=failures, actions=actions,
+            log_note=row["log_note"], conn_ids=json.loads(row["conn_ids"]), failures=failures, actions=actions,
         )
 
     def get_incident(self, incident_id: str) -> Incident | None:

@@ -73,3 +73,28 @@ with DAG(dag_id="it_ceiling", schedule=None, start_date=START, catchup=False) as
     crunch("{{ healer.tier('memory_mb', [256, 384]) }}")
 
 self_healing(ceiling)
+
+
+from airflow.sdk import BaseHook, BaseOperator  # noqa: E402
+
+
+class WarehouseQueryOperator(BaseOperator):
+    """Logs in to a (pretend) warehouse with its connection's password, as provider operators do."""
+
+    def __init__(self, *, warehouse_conn_id: str, **kwargs):
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context):
+        conn = BaseHook.get_connection(self.warehouse_conn_id)
+        if conn.password != "rotated-by-vault":
+            raise RuntimeError(f'connection to server at "{conn.host}" (10.0.0.5), port 5432 failed: FATAL:  '
+                               f'password authentication failed for user "{conn.login}"')
+        return "queried"
+
+
+with DAG(dag_id="it_refresh", schedule=None, start_date=START, catchup=False) as refresh:
+    # Its connection's password was rotated; the new one is in the file [healer] credential_sources names.
+    WarehouseQueryOperator(task_id="query", retries=0, warehouse_conn_id="it_warehouse")
+
+self_healing(refresh)

@@ -23,7 +23,7 @@ def c(error_type, confidence=0.9):
         ("act", c("permission_denied"), 0, Verdict.PROPOSE, "grant_permission"),
         ("act", c("memory_leak"), 0, Verdict.PROPOSE, "rescale"),  # no ladder declared: propose one
         ("act", c("timeout_exceeded"), 0, Verdict.ACT, "retry"),
-        ("act", c("authentication_failure"), 0, Verdict.ESCALATE, None),
+        ("act", c("authentication_failure"), 0, Verdict.ESCALATE, "refresh_credentials"),  # no source set
         ("recommend", c("network_timeout"), 0, Verdict.PROPOSE, "retry"),
         ("observe", c("network_timeout"), 0, Verdict.OBSERVE, None),
     ],
@@ -49,8 +49,9 @@ def test_registry_lookup():
     assert strategy_for(ErrorType.NETWORK_TIMEOUT).name == "retry"
     assert get_strategy("retry") is STRATEGIES[0]
     assert strategy_for(ErrorType.DISK_SPACE_FULL).name == "rescale"
-    with pytest.raises(NoStrategy, match="authentication_failure"):
-        strategy_for(ErrorType.AUTHENTICATION_FAILURE)
+    assert strategy_for(ErrorType.AUTHENTICATION_FAILURE).name == "refresh_credentials"
+    with pytest.raises(NoStrategy, match="unknown"):
+        strategy_for(ErrorType.UNKNOWN)
     with pytest.raises(NoStrategy, match="known strategies: retry"):
         get_strategy("reboot")
     risky = {s.name for s in STRATEGIES if s.risky}
@@ -103,3 +104,12 @@ def test_a_memory_leak_climbs_one_rung_then_flags_a_person(config):
     assert first.verdict is Verdict.ACT and "flagged for a person" in first.reason
     second = decide(c("memory_leak"), 1, config, tiers=[tier(rung=1)], rescales_done=1)
     assert second.verdict is Verdict.ESCALATE and "leak" in second.reason
+
+
+def test_credentials_are_refreshed_only_from_a_configured_source(config):
+    sources = {"warehouse": "file:///run/secrets/warehouse"}
+    act = decide(c("authentication_failure"), 0, config, conn_ids=["warehouse", "other"], credential_sources=sources)
+    assert (act.verdict, act.strategy.name) == (Verdict.ACT, "refresh_credentials")
+    assert act.detail == "refresh warehouse from file:///run/secrets/warehouse"
+    none = decide(c("authentication_failure"), 0, config, conn_ids=["other"], credential_sources=sources)
+    assert none.verdict is Verdict.ESCALATE and "nothing to refresh" in none.reason and "other" in none.reason

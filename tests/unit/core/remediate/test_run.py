@@ -264,3 +264,57 @@ def test_at_the_ladders_top_the_healer_stops_and_says_so(store, config):
     incident = store.find_incident("etl", "run", "crunch")
     assert incident.status is IncidentStatus.NOT_RECOVERED
     assert "ceiling is reached (memory_mb=512)" in incident.reason
+
+
+class AuthRun(FakeRun):
+    """A task whose connection's password expired; the API's connections are a dict."""
+
+    def __init__(self, store):
+        super().__init__(store, {"query": []}, {})
+        self.connections = {"warehouse": {"conn_type": "postgres", "login": "etl", "password": "old"}}
+        self.updates: list[tuple[str, dict]] = []
+
+    def _step(self):
+        ti = self.tis["query"]
+        if ti["state"] is not None:
+            return
+        if self.connections["warehouse"]["password"] == "new":
+            ti["state"] = "success"
+            return
+        ti["state"] = "failed"
+        self.store.record_failure(make_failure(
+            dag_id="etl", task_id="query", run_id="run", try_number=ti["try_number"], conn_ids=["warehouse"],
+            message='FATAL:  password authentication failed for user "etl"'))
+
+    def update_connection(self, conn_id, fields):
+        self.updates.append((conn_id, fields))
+        self.connections[conn_id].update(fields)
+        return self.connections[conn_id]
+
+
+def test_an_expired_password_is_refreshed_then_the_task_retried(store, config, tmp_path):
+    secret = tmp_path / "warehouse"
+    secret.write_text("new\n")
+    run = AuthRun(store)
+    report = heal(run, config.replace(credential_sources=f'{{"warehouse": "file://{secret}"}}'))
+    assert report.ok and run.updates == [("warehouse", {"password": "new"})]
+    incident = store.find_incident("etl", "run", "query")
+    assert [(a.strategy, a.outcome) for a in incident.actions] == [("refresh_credentials", Outcome.SUCCESS)]
+    assert "new" not in incident.actions[0].detail.split("from")[0]
+
+
+def test_a_source_that_cannot_be_read_fails_the_action_with_the_reason(store, config, tmp_path):
+    run = AuthRun(store)
+    report = heal(run, config.replace(credential_sources=f'{{"warehouse": "file://{tmp_path / "gone"}"}}'))
+    assert not report.ok and run.updates == []
+    incident = store.find_incident("etl", "run", "query")
+    assert incident.status is IncidentStatus.NOT_RECOVERED
+    assert "could not refresh the connection 'warehouse'" in incident.reason
+    assert [(a.strategy, a.outcome) for a in incident.actions] == [("refresh_credentials", Outcome.FAILED)]
+
+
+def test_with_no_source_configured_an_auth_failure_goes_to_a_person(store, config):
+    report = heal(AuthRun(store), config)
+    assert not report.ok
+    incident = store.find_incident("etl", "run", "query")
+    assert incident.status is IncidentStatus.ESCALATED and "nothing to refresh" in incident.reason
