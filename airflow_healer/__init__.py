@@ -19,6 +19,7 @@ _LAZY = {
     "HealerNotifier": "airflow_healer.notifications.callback",
     "self_healing": "airflow_healer.dag",
     "HealOperator": "airflow_healer.operators.heal",
+    "HealerRetryPolicy": "airflow_healer.retry_policy",
     "Healer": "airflow_healer.core.healer",
     "HealerConfig": "airflow_healer.core.config",
     "ErrorType": "airflow_healer.core.types",
@@ -30,6 +31,7 @@ __all__ = [
     "HealerNotifier",
     "self_healing",
     "HealOperator",
+    "HealerRetryPolicy",
     "Healer",
     "HealerConfig",
     "ErrorType",
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from airflow_healer.dag import self_healing
     from airflow_healer.notifications.callback import HealerNotifier, on_failure_callback
     from airflow_healer.operators.heal import HealOperator
+    from airflow_healer.retry_policy import HealerRetryPolicy
 
 
 def __getattr__(name: str) -> Any:
