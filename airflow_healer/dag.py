@@ -39,6 +39,9 @@ def self_healing(dag: Any, *, task_id: str = "healer", **operator_kwargs: Any) -
     for task in tasks:
         task.on_failure_callback = _with_callback(task.on_failure_callback)
     healer = HealOperator(task_id=task_id, dag=dag, **operator_kwargs)
-    for task in tasks:
+    # Airflow requires what follows a setup task to wait for all_success: the healer follows the other
+    # tasks only. A failed setup still wakes it, through the upstream_failed of the work that needed it.
+    watched = [t for t in tasks if not getattr(t, "is_setup", False)] or tasks
+    for task in watched:
         task >> healer
     return dag

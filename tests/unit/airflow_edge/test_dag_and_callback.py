@@ -112,3 +112,41 @@ def test_without_a_local_log_file_the_callback_records_the_exception_alone(confi
     on_failure_callback(context(TimeoutError("Read timed out")))
     [incident] = open_store(config.store_url).list_incidents()
     assert incident.message == "Read timed out" and incident.log_lines == [] and incident.log_note == ""
+
+
+def test_self_healing_keeps_setup_teardown_groups_and_mapped_tasks_valid(tmp_path, airflow_home):
+    """Airflow refuses a setup task followed by anything but all_success: the healer follows the rest."""
+    (tmp_path / "shapes.py").write_text('''
+import pendulum
+from airflow.sdk import DAG, setup, task, task_group, teardown
+from airflow_healer import self_healing
+
+with DAG("shapes", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+    @setup
+    def create_cluster(): ...
+
+    @teardown
+    def delete_cluster(): ...
+
+    @task
+    def work(n): ...
+
+    @task_group
+    def section():
+        @task
+        def inner(): ...
+        inner()
+
+    c = create_cluster()
+    c >> work.expand(n=[1, 2, 3]) >> delete_cluster()
+    c >> section()
+
+self_healing(dag)
+''')
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(tmp_path))
+    assert bag.import_errors == {}
+    dag = bag.dags["shapes"]
+    assert [t.task_id for t in dag.tasks if not t.downstream_task_ids] == ["healer"]
+    assert dag.get_task("healer").upstream_task_ids == {"work", "delete_cluster", "section.inner"}
