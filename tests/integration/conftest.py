@@ -57,5 +57,5 @@ def runs(airflow):
         "password": "before-rotation"})
     run_ids = {dag_id: airflow.trigger(dag_id)
                for dag_id in ("example_self_healing", "example_always_failing", "example_bash_self_healing",
-                              "it_wired_lost_log", "example_rescale", "it_ceiling", "it_refresh")}
+                              "it_wired_lost_log", "example_rescale", "it_ceiling", "it_refresh", "it_retry_policy")}
     return {dag_id: (run_id, airflow.wait_for_run(dag_id, run_id, timeout=400)) for dag_id, run_id in run_ids.items()}

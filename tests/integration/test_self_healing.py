@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pendulum
 import pytest
 
 from airflow_healer.core.store import open_store
@@ -144,3 +145,15 @@ def test_an_expired_password_is_refreshed_from_its_source_and_the_task_retried(a
     conn = airflow.api("GET", "/api/v2/connections/it_warehouse")
     assert (conn["login"], conn["host"]) == ("etl", "warehouse.internal")  # only the password changed
     assert "rotated-by-vault" not in json.dumps(incident)  # no secret in the store
+
+
+def test_the_retry_policy_fails_a_permanent_error_fast_and_retries_a_transient_one_soon(airflow, runs):
+    run_id, state = runs["it_retry_policy"]
+    assert state == "failed"  # query_forbidden cannot succeed
+    forbidden = airflow.task_tries("it_retry_policy", run_id, "query_forbidden")
+    assert [(t["try_number"], t["state"]) for t in forbidden] == [(1, "failed")]  # 3 retries left, none used
+    flaky = airflow.task_tries("it_retry_policy", run_id, "fetch_flaky")
+    assert [(t["try_number"], t["state"]) for t in flaky] == [(1, "failed"), (2, "success")]  # history's view
+    # The policy's 1 s delay, not the task's 10 minutes.
+    gap = (pendulum.parse(flaky[1]["start_date"]) - pendulum.parse(flaky[0]["end_date"])).total_seconds()
+    assert gap < 120

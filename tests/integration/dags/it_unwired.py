@@ -98,3 +98,28 @@ with DAG(dag_id="it_refresh", schedule=None, start_date=START, catchup=False) as
     WarehouseQueryOperator(task_id="query", retries=0, warehouse_conn_id="it_warehouse")
 
 self_healing(refresh)
+
+
+from datetime import timedelta  # noqa: E402
+
+from airflow_healer import HealerRetryPolicy  # noqa: E402
+from airflow_healer.retry_policy import ErrorTypeRule  # noqa: E402
+
+with DAG(dag_id="it_retry_policy", schedule=None, start_date=START, catchup=False):
+    # Both tasks would wait 10 minutes between tries on their own; the policy decides from the error.
+    policy = HealerRetryPolicy(rules={"network_timeout": ErrorTypeRule.retry(timedelta(seconds=1), backoff=1.0,
+                                                                             jitter=0.0)})
+
+    @task(retries=3, retry_delay=timedelta(minutes=10), retry_policy=policy)
+    def query_forbidden() -> None:
+        raise RuntimeError("google.api_core.exceptions.Forbidden: 403 Access Denied: Table acme-prod:sales.orders: "
+                           "User does not have permission to query table acme-prod:sales.orders.")
+
+    @task(retries=2, retry_delay=timedelta(minutes=10), retry_policy=policy)
+    def fetch_flaky(ti=None) -> None:
+        if ti.try_number == 1:
+            raise TimeoutError("HTTPSConnectionPool(host='orders.example.com', port=443): Read timed out. "
+                               "(read timeout=30)")
+
+    query_forbidden()
+    fetch_flaky()
