@@ -146,7 +146,7 @@ class Healer:
         log.info("Learnt from incident %s: %s %s for %s", incident.id, strategy,
                  "worked" if success else "failed", incident.error_type)
 
-    def decide(self, incident: Incident, classification: Classification) -> Decision:
+    def decide(self, incident: Incident, classification: Classification, *, force: str | None = None) -> Decision:
         """What to do next: the engine's rules over the classification, the incident's history, the error
         text (a named wait) and the ladders its failed try rendered (rescale)."""
         from airflow_healer.core.logs import compose
@@ -160,8 +160,13 @@ class Healer:
             log.warning("Could not read the ladders of %s.%s: %s", incident.dag_id, incident.task_id, exc)
             tiers = []
         message = compose(incident.message, [line["text"] for line in incident.log_lines])
+        forced = None
+        if force is not None:
+            from airflow_healer.core.remediate.registry import get_strategy
+
+            forced = get_strategy(force)
         return decide(classification, attempts, self.config, message=message, tiers=tiers, rescales_done=rescales,
-                      conn_ids=incident.conn_ids, credential_sources=self.credential_sources)
+                      conn_ids=incident.conn_ids, credential_sources=self.credential_sources, force=forced)
 
     @cached_property
     def credential_sources(self) -> dict[str, str]:

@@ -35,8 +35,11 @@ log = logging.getLogger(__name__)
 STATE_BLOB = "watchdog-state"
 PAGE = 100
 #: The healer's own tasks: a healer task fails on purpose when its run stays broken (the broken task
-#: has its incident already), and the watchdog does not watch itself.
-OWN_OPERATORS = frozenset({"HealOperator", "HealerWatchdogSensor", "WatchdogCycleOperator"})
+#: has its incident already), a remediation fails to say it was refused or did not heal (its target has
+#: the incident), and the watchdog does not watch itself.
+OWN_OPERATORS = frozenset({"HealOperator", "HealerWatchdogSensor", "WatchdogCycleOperator", "RemediateOperator",
+                           "ClassifyErrorOperator", "RetryTaskOperator", "RescaleOperator",
+                           "RefreshCredentialsOperator"})
 #: A callback-recorded try that no healer task classified within this long is classified by the watchdog.
 UNCLASSIFIED_GRACE = timedelta(minutes=10)
 NO_ERROR = "Task failed with no captured error: no failure callback recorded it."
@@ -77,7 +80,8 @@ class WatchdogApi(Protocol):
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]: ...
 
-    def clear(self, dag_id: str, run_id: str, task_ids: list[Any], *, note: str = "") -> list[dict[str, Any]]: ...
+    def clear(self, dag_id: str, run_id: str, task_ids: list[Any], *, note: str = "",
+              reset_dag_runs: bool = False) -> list[dict[str, Any]]: ...
 
 
 def _iso(moment: datetime) -> str:
@@ -309,7 +313,8 @@ class Watchdog:
             return None
         target: Any = incident.task_id if map_index < 0 else [incident.task_id, map_index]
         try:
-            self.api.clear(incident.dag_id, incident.run_id, [target],
+            # The run has ended (failed): it goes back to queued so that the scheduler runs the cleared task.
+            self.api.clear(incident.dag_id, incident.run_id, [target], reset_dag_runs=True,
                            note=f"airflow_healer watchdog: retry {decision.attempt} ({classification.error_type})")
         except AirflowApiError as exc:
             store.add_action(incident.id, Action("retry", decision.attempt, Outcome.FAILED, f"clear failed: {exc}"))

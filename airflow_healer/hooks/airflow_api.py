@@ -173,7 +173,13 @@ class AirflowApiHook(BaseHook):
             if len(out) >= page["total_entries"] or not page["task_instances"]:
                 return out
 
-    def clear(self, dag_id: str, run_id: str, task_ids: list[Any], *, note: str = "") -> list[dict[str, Any]]:
+    def clear(self, dag_id: str, run_id: str, task_ids: list[Any], *, note: str = "",
+              reset_dag_runs: bool = False) -> list[dict[str, Any]]:
+        """Clear the failed ones of ``task_ids`` in the run (for real: the API's default is a dry run).
+
+        :param reset_dag_runs: set a finished run back to queued, so the scheduler runs what was cleared
+            (the watchdog and ``healer_remediate`` act on finished runs; the healer task's run is running).
+        """
         body = {
             "dry_run": False,  # the API's default is a dry run
             "dag_run_id": run_id,
@@ -181,7 +187,7 @@ class AirflowApiHook(BaseHook):
             "only_failed": True,
             "include_upstream": False,
             "include_downstream": False,
-            "reset_dag_runs": False,
+            "reset_dag_runs": reset_dag_runs,
             # The healer runs downstream of what it clears: never clear a running task (itself).
             "prevent_running_task": True,
         }

@@ -91,6 +91,7 @@ def decide(
     rescales_done: int = 0,
     conn_ids: list[str] | None = None,
     credential_sources: dict[str, str] | None = None,
+    force: Strategy | None = None,
 ) -> Decision:
     """What to do next about an incident classified as ``classification``.
 
@@ -101,22 +102,25 @@ def decide(
     :param rescales_done: rescale steps already taken for this task instance in this run.
     :param conn_ids: the connections the failed task uses.
     :param credential_sources: ``[healer] credential_sources``, parsed.
+    :param force: a strategy a person chose (``healer_remediate``): used whatever the classification,
+        with its guardrails (attempts, the ladder and its ceiling, credential sources) still applied.
     """
     label = classification.error_type.value
     if config.mode == "observe":
         return Decision(Verdict.OBSERVE, f"classified {label}; mode is observe, so the healer only records")
-    if classification.error_type is ErrorType.UNKNOWN or classification.confidence < config.min_confidence:
+    if force is None and (classification.error_type is ErrorType.UNKNOWN
+                          or classification.confidence < config.min_confidence):
         return Decision(
             Verdict.ESCALATE,
             f"classification {label} at confidence {classification.confidence:.2f} is below "
             f"min_confidence {config.min_confidence:.2f}: a person should look",
         )
     try:
-        strategy = strategy_for(classification.error_type, strategies)
+        strategy = force or strategy_for(classification.error_type, strategies)
     except NoStrategy as exc:
         return Decision(Verdict.ESCALATE, str(exc))
     attempt = attempts_done + 1
-    if strategy.risky or config.mode == "recommend":
+    if strategy.risky or (config.mode == "recommend" and force is None):
         why = "it is risky" if strategy.risky else "mode is recommend"
         return Decision(Verdict.PROPOSE, f"{label}: proposing {strategy.name} because {why}", strategy, attempt)
     if attempts_done >= config.max_attempts:

@@ -76,7 +76,8 @@ class FakeApi:
         return [{"task_id": t, "map_index": -1, "state": s, "try_number": 2}
                 for (d, t), s in self.states.items() if d == dag_id]
 
-    def clear(self, dag_id, run_id, task_ids, *, note=""):
+    def clear(self, dag_id, run_id, task_ids, *, note="", reset_dag_runs=False):
+        assert reset_dag_runs, "a finished run must be reset to queued for the cleared task to run"
         self.cleared.append((dag_id, task_ids))
         return [{"task_id": task_ids[0]}]
 

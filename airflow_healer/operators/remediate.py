@@ -1,0 +1,141 @@
+"""The operator suite: one action each, thin over :mod:`airflow_healer.core.remediate.manual`.
+
+They act on a failed task instance of any DAG run (templated ``dag_id``, ``run_id``, ``task_id``,
+``map_index``), through the REST API, recording what they do like the healer task does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_healer.core.config import HealerConfig
+from airflow_healer.hooks.airflow_api import AirflowApiHook
+
+
+class _TaskInstanceOperator(BaseOperator):
+    """What the suite shares: the target task instance and the healer's settings.
+
+    :param target_dag_id: the DAG of the failed task instance (templated).
+    :param target_run_id: its run (templated).
+    :param target_task_id: the task (templated).
+    :param target_map_index: its map index, -1 for an unmapped task (templated).
+    :param airflow_api_conn_id: connection to Airflow's REST API (templated); ``[healer]`` default.
+    """
+
+    template_fields: Sequence[str] = ("target_dag_id", "target_run_id", "target_task_id", "target_map_index",
+                                      "airflow_api_conn_id")
+    ui_color = "#d8f3dc"
+
+    def __init__(self, *, target_dag_id: str, target_run_id: str, target_task_id: str,
+                 target_map_index: int | str = -1, airflow_api_conn_id: str | None = None, **kwargs: Any):
+        kwargs.setdefault("retries", 0)
+        super().__init__(**kwargs)
+        self.target_dag_id = target_dag_id
+        self.target_run_id = target_run_id
+        self.target_task_id = target_task_id
+        self.target_map_index = target_map_index
+        self.airflow_api_conn_id = airflow_api_conn_id
+
+    def _healer(self) -> Any:
+        from airflow_healer.core.healer import Healer
+
+        config = HealerConfig.load()
+        if self.airflow_api_conn_id:
+            config = config.replace(airflow_api_conn_id=self.airflow_api_conn_id)
+        return Healer(config)
+
+    def _request(self, context: Any, strategy: str, dry_run: bool, reason: str = "") -> Any:
+        from airflow_healer.core.remediate.manual import Request
+
+        run = context.get("dag_run")
+        user = getattr(run, "triggering_user_name", None) or ""
+        return Request(dag_id=str(self.target_dag_id), run_id=str(self.target_run_id),
+                       task_id=str(self.target_task_id), map_index=int(self.target_map_index),
+                       strategy=strategy, dry_run=dry_run, reason=reason, user=user)
+
+    def _run(self, context: Any, strategy: str, dry_run: bool, reason: str = "", wait_seconds: float = 1800) -> Any:
+        from airflow_healer.core.remediate.manual import RemediationRefused, remediate
+
+        healer = self._healer()
+        try:
+            result = remediate(healer, AirflowApiHook(healer.config.airflow_api_conn_id),
+                               self._request(context, strategy, dry_run, reason), wait_seconds=wait_seconds)
+        except RemediationRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+        self.log.info("%s.%s: %s (%.2f); %s -> %s: %s", self.target_dag_id, self.target_task_id, result.error_type,
+                      result.confidence, result.verdict, result.outcome, result.detail or result.plan)
+        if not dry_run and result.verdict == "act" and result.outcome != "success":
+            raise AirflowFailException(f"The remediation did not heal the task: {result.detail}")
+        if result.verdict != "act" and not dry_run:
+            raise AirflowFailException(f"Nothing was done: {result.plan}")
+        return result.as_dict()
+
+
+class ClassifyErrorOperator(_TaskInstanceOperator):
+    """Classify one failed task instance (from its exception and its log) and push the result as XCom."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_healer.core.remediate.manual import RemediationRefused, find_task_instance, incident_for
+
+        healer = self._healer()
+        api = AirflowApiHook(healer.config.airflow_api_conn_id)
+        request = self._request(context, "auto", True)
+        try:
+            ti = find_task_instance(api, request)
+        except RemediationRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+        classification = healer.classify(incident_for(healer, api, request, ti))
+        self.log.info("%s.%s: %s (%.2f)", request.dag_id, request.task_id, classification.error_type,
+                      classification.confidence)
+        return classification.as_dict()
+
+
+class RetryTaskOperator(_TaskInstanceOperator):
+    """Clear a failed task instance in its own run and wait for its next try.
+
+    :param dry_run: only say what would be done.
+    """
+
+    def __init__(self, *, dry_run: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.dry_run = dry_run
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return self._run(context, "retry", self.dry_run)
+
+
+class RescaleOperator(RetryTaskOperator):
+    """Take one step up the task's ``healer.tier`` ladder, then clear it and wait for its next try."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return self._run(context, "rescale", self.dry_run)
+
+
+class RefreshCredentialsOperator(RetryTaskOperator):
+    """Refresh the task's connections from ``[healer] credential_sources``, then clear it and wait."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return self._run(context, "refresh_credentials", self.dry_run)
+
+
+class RemediateOperator(RetryTaskOperator):
+    """What ``healer_remediate`` runs: the strategy a person chose, or the healer's own (``auto``).
+
+    :param strategy: ``auto``, ``retry``, ``rescale`` or ``refresh_credentials`` (templated).
+    :param reason: why, recorded with the action (templated).
+    """
+
+    template_fields: Sequence[str] = (*_TaskInstanceOperator.template_fields, "strategy", "reason", "dry_run")
+
+    def __init__(self, *, strategy: str = "auto", reason: str = "", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.strategy = strategy
+        self.reason = reason
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        dry = self.dry_run if isinstance(self.dry_run, bool) else str(self.dry_run).lower() in ("true", "1", "yes")
+        return self._run(context, str(self.strategy), dry, str(self.reason))
