@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -378,6 +379,52 @@ def cmd_watchdog_status(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- proposals: risky fixes wait for a person -------------------------------------------------
+
+
+def _user(args: argparse.Namespace) -> str:
+    import getpass
+
+    return args.user or os.environ.get("AIRFLOW_HEALER_USER") or getpass.getuser()
+
+
+def cmd_proposals_list(args: argparse.Namespace) -> int:
+    proposals = _store(args).list_proposals(status=args.status, limit=args.limit)
+    if args.format == "json":
+        json.dump(proposals, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    elif not proposals:
+        print("No proposals.")
+    else:
+        for p in proposals:
+            decided = f" by {p['decided_by']}" if p["decided_by"] else f", expires {p['expires_at'][:19]}"
+            print(f"{p['id']}  {p['status']}{decided}  {p['dag_id']}.{p['task_id']}  {p['run_id']}  {p['strategy']}"
+                  f"\n    {p['change'][:300]}")
+    return 0
+
+
+def _decide(args: argparse.Namespace, approve: bool) -> int:
+    from airflow_healer.exceptions import StoreError
+
+    try:
+        proposal = _store(args).decide_proposal(args.proposal_id, approve, _user(args),
+                                                (args.note if approve else args.reason) or "")
+    except StoreError as exc:
+        print(f"airflow-healer: {exc}", file=sys.stderr)
+        return 1
+    what = "approved: the healer retries the task in its run" if approve else "rejected: the run ends failed"
+    print(f"Proposal {proposal['id']} for {proposal['dag_id']}.{proposal['task_id']} {what}.")
+    return 0
+
+
+def cmd_proposals_approve(args: argparse.Namespace) -> int:
+    return _decide(args, True)
+
+
+def cmd_proposals_reject(args: argparse.Namespace) -> int:
+    return _decide(args, False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-healer", description=__doc__)
     parser.add_argument("--store-url", help="store to use instead of [healer] store_url")
@@ -442,6 +489,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = logs.add_parser("learn", help="learn boilerplate templates from logs of successful tries (kept in the store)")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=cmd_logs_learn)
+
+    proposals = sub.add_parser("proposals", help="risky fixes waiting for a person").add_subparsers(
+        dest="sub", required=True)
+    p = proposals.add_parser("list", help="proposals, newest first")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--status", choices=("pending", "approved", "rejected", "expired"))
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_proposals_list)
+    p = proposals.add_parser("approve", help="approve a pending proposal: its task is retried in its run")
+    p.add_argument("proposal_id")
+    p.add_argument("--note", help="what you did or why, recorded with the decision")
+    p.add_argument("--user", help="who decides (default: $AIRFLOW_HEALER_USER or your login)")
+    p.set_defaults(func=cmd_proposals_approve)
+    p = proposals.add_parser("reject", help="reject a pending proposal: its run ends failed with your reason")
+    p.add_argument("proposal_id")
+    p.add_argument("--reason", help="why, recorded with the decision")
+    p.add_argument("--user", help="who decides (default: $AIRFLOW_HEALER_USER or your login)")
+    p.set_defaults(func=cmd_proposals_reject)
 
     watchdog = sub.add_parser("watchdog", help="the healer_watchdog DAG's state").add_subparsers(
         dest="sub", required=True)

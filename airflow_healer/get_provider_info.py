@@ -47,6 +47,8 @@ def get_provider_info() -> dict[str, Any]:
                     "callback_timeout_seconds": _option("Most time a failure callback may take.", "float", "5"),
                     "spool_dir": _option("Where incidents wait when the store is down. Empty: AIRFLOW_HOME.",
                                          "string", ""),
+                    "approval_timeout": _option("How long a proposal waits for a person's decision.", "string",
+                                                "1h", "30m"),
                     "credential_sources": _option(
                         "JSON object from connection id to where its fresh secret lives (file:///path, "
                         "gcp-secret-manager://projects/P/secrets/S[/versions/V]).", "string", "",

@@ -59,6 +59,8 @@ class HealerConfig:
     :param poll_interval_seconds: how often the healer task looks at the run's task instances.
     :param callback_timeout_seconds: most time a failure callback spends writing an incident.
     :param spool_dir: where incidents wait when the store cannot be written.
+    :param approval_timeout: how long a proposal waits for a person (``30m``, ``1h``, ``1d``); the run then
+        ends failed with the reason.
     :param credential_sources: JSON object from connection id to where its fresh secret lives
         (``file:///path``, ``gcp-secret-manager://projects/P/secrets/S[/versions/V]``).
     :param gcp_conn_id: the Google Cloud connection used to read Secret Manager.
@@ -89,6 +91,7 @@ class HealerConfig:
     poll_interval_seconds: float = 3.0
     callback_timeout_seconds: float = 5.0
     spool_dir: str = ""
+    approval_timeout: str = "1h"
     credential_sources: str = ""
     gcp_conn_id: str = "google_cloud_default"
     watchdog_include: str = "*"
@@ -110,7 +113,7 @@ class HealerConfig:
             raise ConfigurationError("[healer] max_attempts must be 0 or more.")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ConfigurationError("[healer] min_confidence must be between 0 and 1.")
-        for name in ("watchdog_lookback", "watchdog_interval"):
+        for name in ("watchdog_lookback", "watchdog_interval", "approval_timeout"):
             value = getattr(self, name)
             if not (name == "watchdog_interval" and value.strip().lower() in ("none", "")):
                 duration_seconds(value, f"[healer] {name}")
@@ -126,6 +129,10 @@ class HealerConfig:
             object.__setattr__(self, "store_url", f"sqlite:///{home / 'healer.db'}")
         if not self.spool_dir:
             object.__setattr__(self, "spool_dir", str(home / "healer_spool"))
+
+    @property
+    def approval_timeout_seconds(self) -> float:
+        return duration_seconds(self.approval_timeout, "[healer] approval_timeout")
 
     @property
     def watchdog_lookback_seconds(self) -> float:

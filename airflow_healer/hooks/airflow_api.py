@@ -48,7 +48,7 @@ class AirflowApiHook(BaseHook):
         airflow_api_conn_id: str = default_conn_name,
         *,
         timeout: float = 30.0,
-        max_tries: int = 4,
+        max_tries: int = 6,
         backoff: float = 0.5,
         transport: httpx.BaseTransport | None = None,
     ):

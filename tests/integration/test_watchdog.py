@@ -63,7 +63,7 @@ def test_a_log_that_cannot_be_read_leaves_a_note_not_a_crash(watchdog):
 
 def test_the_watchdog_does_not_duplicate_what_callbacks_recorded(airflow, runs, watchdog):
     for dag_id in ("example_self_healing", "example_always_failing", "example_bash_self_healing",
-                   "it_wired_lost_log", "example_rescale", "it_ceiling", "it_refresh"):
+                   "it_wired_lost_log", "example_rescale", "it_ceiling", "it_refresh", "it_approved", "it_rejected"):
         [incident] = incidents(airflow, dag_id)  # not the healer task's own failure either
         assert {f["source"] for f in incident["failures"]} == {"callback"}
     store = open_store(f"sqlite:///{airflow.home / 'healer.db'}")

@@ -63,3 +63,22 @@ def test_watchdog_status_before_and_after_a_cycle(config, capsys):
     assert main(["watchdog", "status", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["watermark"] == "2026-12-01T00:00:00.000000Z" and out["last_report"]["recorded"] == 2
+
+
+def test_proposals_list_approve_and_reject_from_the_command_line(config, capsys):
+    from airflow_healer.core.capture import make_failure
+
+    store = open_store(config.store_url)
+    incident = store.get_incident(store.record_failure(make_failure(
+        dag_id="etl", task_id="load", run_id="r1", message="403 Forbidden: permission denied")))
+    first = store.add_proposal(incident, "grant_permission", "grant roles/bigquery.dataViewer to etl@", 3600)
+    second = store.add_proposal(incident, "grant_permission", "grant it again", 3600)
+    assert main(["proposals", "list", "--format", "json"]) == 0
+    assert {p["id"] for p in json.loads(capsys.readouterr().out)} == {first["id"], second["id"]}
+    assert main(["proposals", "approve", first["id"], "--note", "granted", "--user", "ana"]) == 0
+    assert "approved" in capsys.readouterr().out
+    assert main(["proposals", "approve", first["id"], "--user", "bob"]) == 1  # twice: a clear error
+    assert "already approved by ana" in capsys.readouterr().err
+    assert main(["proposals", "reject", second["id"], "--reason", "not ours", "--user", "bob"]) == 0
+    assert main(["proposals", "list", "--status", "rejected"]) == 0
+    assert "rejected by bob" in capsys.readouterr().out

@@ -53,6 +53,16 @@ class _Pending:
 
 
 @dataclass
+class _Awaiting:
+    proposal_id: str
+    incident_id: str
+    action_id: int
+    try_number: int
+    strategy: str
+    attempt: int
+
+
+@dataclass
 class _Due:
     when: float
     incident_id: str
@@ -111,6 +121,7 @@ class RunHealer:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{dag_id}:{run_id}"
         self._pending: dict[TaskKey, _Pending] = {}
         self._due: dict[TaskKey, _Due] = {}
+        self._awaiting: dict[TaskKey, _Awaiting] = {}
         self._settled: dict[TaskKey, tuple[int, str]] = {}  # key -> (try_number, reason)
         self._first_seen: dict[tuple[TaskKey, int], float] = {}
 
@@ -129,11 +140,13 @@ class RunHealer:
             by_key = {(ti["task_id"], ti.get("map_index", -1)): ti for ti in tis}
             self._check_pending(by_key, report)
             for key, ti in by_key.items():
-                if ti["state"] in FAILED and key not in self._pending and key not in self._due:
+                if ti["state"] in FAILED and key not in self._pending and key not in self._due \
+                        and key not in self._awaiting:
                     self._handle_failure(key, ti)
             self._clear_due()
             unfinished = [k for k, ti in by_key.items() if ti["state"] not in TERMINAL]
-            if not unfinished and not self._pending and not self._due:
+            self._check_awaiting()
+            if not unfinished and not self._pending and not self._due and not self._awaiting:
                 break
             self.sleep(self.healer.config.poll_interval_seconds)
         for key, ti in sorted(by_key.items()):
@@ -232,8 +245,25 @@ class RunHealer:
             return
         if decision.verdict is Verdict.PROPOSE:
             assert decision.strategy is not None
-            store.add_action(incident.id, Action(decision.strategy.name, decision.attempt, Outcome.PROPOSED,
-                                                 decision.reason, risky=decision.strategy.risky))
+            action_id = store.add_action(incident.id, Action(decision.strategy.name, decision.attempt,
+                                                             Outcome.PROPOSED, decision.reason,
+                                                             risky=decision.strategy.risky))
+            try:
+                proposal = store.add_proposal(incident, decision.strategy.name, decision.reason,
+                                              self.healer.config.approval_timeout_seconds)
+            except Exception as exc:  # noqa: BLE001 - the proposal stays an action a person reads
+                log.warning("%s: could not open a proposal for approval: %s", _name(key), exc)
+            else:
+                # The run waits for a person: approved, the task is retried in this run; rejected or
+                # expired, the run ends failed with the reason.
+                self._awaiting[key] = _Awaiting(proposal["id"], incident.id, action_id, try_number,
+                                                decision.strategy.name, decision.attempt)
+                store.set_status(incident.id, IncidentStatus.ESCALATED,
+                                 f"waiting for a person: proposal {proposal['id']} ({decision.reason}); "
+                                 f"`airflow-healer proposals approve {proposal['id']}` retries the task in this run")
+                log.info("%s: waiting for approval of proposal %s (expires %s): %s", _name(key), proposal["id"],
+                         proposal["expires_at"], decision.reason)
+                return
             status = IncidentStatus.ESCALATED
         elif decision.verdict is Verdict.OBSERVE:
             status = IncidentStatus.OPEN
@@ -244,6 +274,34 @@ class RunHealer:
         store.set_status(incident.id, status, decision.reason)
         store.release(incident.id, self.owner)
         self._settled[key] = (try_number, decision.reason)
+
+    def _check_awaiting(self) -> None:
+        store = self.healer.store
+        for key, waiting in list(self._awaiting.items()):
+            proposal = store.get_proposal(waiting.proposal_id)
+            status = proposal["status"] if proposal else "expired"
+            if status == "pending":
+                continue
+            del self._awaiting[key]
+            if status == "approved":
+                who = f"approved by {proposal['decided_by']}" + (f": {proposal['note']}" if proposal["note"] else "")
+                store.finish_action(waiting.action_id, Outcome.SKIPPED, who)
+                store.set_status(waiting.incident_id, IncidentStatus.HEALING, who)
+                self._due[key] = _Due(self.clock(), waiting.incident_id, waiting.attempt, waiting.strategy,
+                                      who + "; retrying")
+                log.info("%s: proposal %s %s", _name(key), waiting.proposal_id, who)
+                continue
+            if status == "rejected":
+                reason = f"proposal {waiting.proposal_id} rejected by {proposal['decided_by']}" + (
+                    f": {proposal['note']}" if proposal["note"] else "")
+            else:
+                reason = (f"proposal {waiting.proposal_id} expired: no decision within [healer] approval_timeout "
+                          f"({self.healer.config.approval_timeout})")
+            store.finish_action(waiting.action_id, Outcome.SKIPPED, reason)
+            store.set_status(waiting.incident_id, IncidentStatus.NOT_RECOVERED, reason)
+            store.release(waiting.incident_id, self.owner)
+            self._settled[key] = (waiting.try_number, reason)
+            log.info("%s: %s", _name(key), reason)
 
     def _refresh(self, incident: Incident | None) -> str:
         return _refresh_connections(self.healer, self.api, incident, self.read_secret)

@@ -60,6 +60,16 @@ class Store(Protocol):
 
     def list_knowledge(self) -> list[dict[str, Any]]: ...
 
+    def add_proposal(self, incident: Incident, strategy: str, change: str, ttl_seconds: float) -> dict[str, Any]:
+        """A pending proposal for a person, expiring after ``ttl_seconds``."""
+
+    def get_proposal(self, proposal_id: str) -> dict[str, Any] | None: ...
+
+    def list_proposals(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    def decide_proposal(self, proposal_id: str, approve: bool, user: str, note: str = "") -> dict[str, Any]:
+        """Approve or reject a pending proposal once; raises StoreError when decided already or expired."""
+
     def record_tier(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, name: str,
                     ladder: list[Any], rung: int) -> None:
         """Remember which rung of a ``healer.tier`` ladder a try rendered."""

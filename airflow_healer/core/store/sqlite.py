@@ -135,6 +135,22 @@ CREATE TABLE IF NOT EXISTS tiers (
     rendered_at TEXT NOT NULL,
     PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number, name)
 );
+CREATE TABLE IF NOT EXISTS proposals (
+    id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    dag_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    map_index INTEGER NOT NULL,
+    strategy TEXT NOT NULL,
+    change TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    decided_by TEXT,
+    decided_at TEXT,
+    note TEXT NOT NULL DEFAULT ''
+);
 CREATE TABLE IF NOT EXISTS blobs (
     name TEXT PRIMARY KEY,
     data BLOB NOT NULL,
@@ -449,6 +465,60 @@ class SQLiteStore:
                     "SELECT * FROM ledger WHERE incident_id=? ORDER BY seq DESC LIMIT ?", (incident_id, limit)
                 ).fetchall()
         return [{**dict(r), "payload": json.loads(r["payload"])} for r in reversed(rows)]
+
+    # -- proposals: risky fixes wait for a person ----------------------------------------------
+
+    def add_proposal(self, incident: Incident, strategy: str, change: str, ttl_seconds: float) -> dict[str, Any]:
+        """A pending proposal for ``incident`` that expires after ``ttl_seconds``; returns it."""
+        now = datetime.now(timezone.utc)
+        row = {"id": uuid.uuid4().hex[:12], "incident_id": incident.id, "dag_id": incident.dag_id,
+               "run_id": incident.run_id, "task_id": incident.task_id, "map_index": incident.map_index,
+               "strategy": strategy, "change": change, "status": "pending",
+               "created_at": now.isoformat(timespec="milliseconds"),
+               "expires_at": (now + timedelta(seconds=ttl_seconds)).isoformat(timespec="milliseconds"),
+               "decided_by": None, "decided_at": None, "note": ""}
+        with self._tx() as conn:
+            conn.execute(f"INSERT INTO proposals ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                         tuple(row.values()))
+            self._log(conn, "proposal", incident.id, {k: row[k] for k in ("id", "strategy", "change", "expires_at")})
+        return row
+
+    @staticmethod
+    def _proposal(row: sqlite3.Row) -> dict[str, Any]:
+        out = dict(row)
+        if out["status"] == "pending" and out["expires_at"] < utcnow():
+            out["status"] = "expired"
+        return out
+
+    def get_proposal(self, proposal_id: str) -> dict[str, Any] | None:
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT * FROM proposals WHERE id=?", (proposal_id,)).fetchone()
+        return self._proposal(row) if row else None
+
+    def list_proposals(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        with self._tx(write=False) as conn:
+            rows = conn.execute("SELECT * FROM proposals ORDER BY created_at DESC LIMIT ?", (int(limit),)).fetchall()
+        out = [self._proposal(r) for r in rows]
+        return [p for p in out if status is None or p["status"] == status]
+
+    def decide_proposal(self, proposal_id: str, approve: bool, user: str, note: str = "") -> dict[str, Any]:
+        """Approve or reject a pending proposal, once; a clear error when it is decided or expired."""
+        now = utcnow()
+        with self._tx() as conn:
+            row = conn.execute("SELECT * FROM proposals WHERE id=?", (proposal_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"No proposal {proposal_id!r}; `airflow-healer proposals list` shows them.")
+            current = self._proposal(row)
+            if current["status"] != "pending":
+                by = f" by {current['decided_by']} at {current['decided_at']}" if current["decided_by"] else ""
+                raise StoreError(f"Proposal {proposal_id} is already {current['status']}{by}; nothing was done.")
+            status = "approved" if approve else "rejected"
+            conn.execute("UPDATE proposals SET status=?, decided_by=?, decided_at=?, note=? WHERE id=?",
+                         (status, user, now, note, proposal_id))
+            self._log(conn, "decision", row["incident_id"], {"proposal": proposal_id, "status": status,
+                                                             "by": user, "note": note})
+            current.update(status=status, decided_by=user, decided_at=now, note=note)
+        return current
 
     # -- resource ladders (what healer.tier rendered) ---------------------------------------------
 

@@ -10,7 +10,7 @@ from airflow_healer.core.capture import make_failure
 from airflow_healer.core.healer import Healer
 from airflow_healer.core.remediate.run import RunHealer
 from airflow_healer.core.types import IncidentStatus, Outcome
-from airflow_healer.exceptions import AirflowApiError, RunNotFound
+from airflow_healer.exceptions import AirflowApiError, RunNotFound, StoreError
 
 TIMEOUT = "Read timed out. (read timeout=30)"
 
@@ -111,16 +111,67 @@ def test_a_task_that_keeps_failing_is_given_up_after_max_attempts(config, store)
     assert [f.try_number for f in incident.failures] == [1, 2, 3]
 
 
-def test_no_strategy_means_escalation_and_an_unhealed_run(config, store):
-    run = FakeRun(store, {"extract": ["failed"]}, {})
-    run.store.record_failure(make_failure(dag_id="etl", task_id="extract", run_id="run", try_number=1,
-                                          message="PermissionError: [Errno 13] Permission denied: '/data/in.csv'"))
-    run.capture = False
-    report = heal(run, config)
+def permission_run(store, then="success"):
+    run = FakeRun(store, {"extract": ["failed", then]}, {},
+                  message="PermissionError: [Errno 13] Permission denied: '/data/in.csv'")
+    return run
+
+
+def decide_on_first_poll(store, approve, note=""):
+    """A person who answers the proposal while the healer waits."""
+    def sleep(seconds):
+        for proposal in store.list_proposals(status="pending"):
+            store.decide_proposal(proposal["id"], approve, "ana", note)
+    return sleep
+
+
+def heal_with(run, config, sleep):
+    healer = Healer(config, store=run.store)
+    return RunHealer(healer, run, dag_id="etl", run_id="run", own_task_ids={"healer"},
+                     downstream=run.downstream, sleep=sleep).run()
+
+
+def test_a_risky_fix_waits_for_a_person_and_approved_heals_the_same_run(config, store):
+    run = permission_run(store)
+    report = heal_with(run, config, decide_on_first_poll(store, True, "granted roles/storage.objectViewer"))
+    assert report.ok and run.cleared == [["extract"]]
+    incident = store.list_incidents()[0]
+    assert incident.status is IncidentStatus.RECOVERED
+    assert [(a.strategy, a.outcome) for a in incident.actions] == [
+        ("grant_permission", Outcome.SKIPPED), ("grant_permission", Outcome.SUCCESS)]
+    assert "approved by ana: granted roles/storage.objectViewer" in incident.actions[1].detail
+    [proposal] = store.list_proposals()
+    assert (proposal["status"], proposal["decided_by"], proposal["strategy"]) == ("approved", "ana", "grant_permission")
+
+
+def test_a_rejected_proposal_ends_the_run_unhealed_with_the_reason(config, store):
+    run = permission_run(store)
+    report = heal_with(run, config, decide_on_first_poll(store, False, "the bucket is private on purpose"))
     assert not report.ok and run.cleared == []
     incident = store.list_incidents()[0]
-    assert incident.status is IncidentStatus.ESCALATED
-    assert [(a.strategy, a.outcome) for a in incident.actions] == [("grant_permission", Outcome.PROPOSED)]
+    assert incident.status is IncidentStatus.NOT_RECOVERED
+    assert "rejected by ana: the bucket is private on purpose" in incident.reason
+
+
+def test_a_proposal_nobody_answers_expires(config, store):
+    import time
+
+    run = permission_run(store)
+    report = heal_with(run, config.replace(approval_timeout="1s"), lambda s: time.sleep(0.2))
+    assert not report.ok
+    assert "expired: no decision within [healer] approval_timeout (1s)" in store.list_incidents()[0].reason
+    with pytest.raises(StoreError, match="already expired"):
+        store.decide_proposal(store.list_proposals()[0]["id"], True, "ana")
+
+
+def test_a_proposal_is_decided_once(config, store):
+    run = permission_run(store)
+    heal_with(run, config, decide_on_first_poll(store, True))
+    [proposal] = store.list_proposals()
+    with pytest.raises(StoreError, match="already approved by ana"):
+        store.decide_proposal(proposal["id"], False, "bob")
+    with pytest.raises(StoreError, match="No proposal 'nope'"):
+        store.decide_proposal("nope", True, "bob")
 
 
 def test_observe_mode_records_without_acting(config, store):
