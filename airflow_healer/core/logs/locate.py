@@ -329,9 +329,12 @@ def looks_like_log(text: str) -> bool:
     if text.count("\n") < 2:
         return False
     head = text.splitlines()[:400]
-    framed = sum(1 for line in head if _FRAMED.match(line))
-    return framed >= 3 or (framed >= 2 and any(_default().matches(parse_log(line)[0].text)
-                                                for line in head if line.strip() and _FRAMED.match(line)))
+    framed = [line for line in head if _FRAMED.match(line)]
+    if len(framed) >= 3:
+        return True
+    # Two framed lines: a log when one of them is Airflow's own (a folding marker parses to no line at all).
+    return len(framed) == 2 and any(not parsed or _default().matches(parsed[0].text)
+                                    for parsed in (parse_log(line) for line in framed))
 
 
 def compose(message: str, located: Located | Iterable[str] | None, *, max_extra_lines: int = 8) -> str:

@@ -668,3 +668,13 @@ def test_any_mix_of_log_lines_locates_bounded(lines):
 @given(st.lists(_DICTS, max_size=30))
 def test_any_list_of_dicts_locates_bounded(items):
     _bounded(locate(items))
+
+
+def test_two_framed_lines_one_a_folding_marker_do_not_break_log_detection():
+    from airflow_healer.core.logs import classifier_text
+
+    text = ("[2026-01-01, 00:00:00 UTC] {taskinstance.py:1} INFO - ::group::Pre task execution logs\n"
+            "Read timed out (read timeout=30)\n"
+            "[2026-01-01, 00:00:01 UTC] {taskinstance.py:2} ERROR - Task failed with exception")
+    assert looks_like_log(text)
+    assert "Read timed out" in classifier_text(text)
