@@ -273,8 +273,11 @@ class Watchdog:
         failure = next(f for f in incident.failures if f.try_number == try_number)
         if failure.message != NO_ERROR:
             return incident  # an exception, or what killed it, is known
-        located_exception = any(line["why"] == "exception" for line in incident.log_lines)
-        if located_exception or "could not be read" in incident.log_note:
+        # Any telling line (an exception, an ERROR, a line in an error shape, a wrapper exception) means
+        # the task itself failed and said so: only a log with none of them points at the outside.
+        telling = any(line["why"] in ("exception", "error level", "error shape", "wrapper")
+                      for line in incident.log_lines)
+        if telling or "could not be read" in incident.log_note:
             return incident
         self.healer.store.add_log(incident.id, try_number, excerpt=failure.log_excerpt, lines=failure.log_lines,
                                   note=failure.log_note or "no exception in the log", message=SET_FROM_OUTSIDE)

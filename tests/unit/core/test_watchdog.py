@@ -226,3 +226,12 @@ def test_a_killed_tasks_chatter_does_not_decide_its_type(healer, store):
     assert incident.message.startswith("Task killed by SIGKILL")
     assert incident.error_type.value in ("memory_leak", "resource_exhaustion", "unknown")
     assert not any("Loading config" in e for e in incident.evidence)
+
+
+def test_a_cause_printed_by_a_command_is_not_taken_for_a_state_set_from_outside(healer, store):
+    curl = "curl: (28) Failed to connect to api.x.com port 443 after 130002 ms: Connection timed out"
+    cycle(healer, FakeApi([ti("export")], {("export", "t", 1): bash_log(curl)}))
+    incident = store.find_incident("export", "run1", "t")
+    assert incident.message != SET_FROM_OUTSIDE
+    assert incident.error_type.value == "network_timeout"
+    assert [line["text"] for line in incident.log_lines] == [curl]
