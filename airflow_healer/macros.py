@@ -21,20 +21,9 @@ from typing import Any
 import jinja2
 
 from airflow_healer.core.config import HealerConfig
-from airflow_healer.core.types import Outcome
+from airflow_healer.core.remediate.engine import rescale_steps
 
 log = logging.getLogger(__name__)
-
-RESCALE = "rescale"
-
-
-def rescale_steps(incident: Any) -> int:
-    """Rescale steps the healer took (or is taking) for an incident: its rescale actions that ran."""
-    if incident is None:
-        return 0
-    return sum(1 for a in incident.actions
-               if a.strategy == RESCALE and a.outcome in (Outcome.PENDING, Outcome.SUCCESS, Outcome.FAILED))
-
 
 class HealerMacros:
     """The ``healer`` macro namespace.
@@ -72,8 +61,8 @@ class HealerMacros:
         rung = 0
         try:
             store = self._open()
-            rung = min(rescale_steps(store.find_incident(ti.dag_id, ti.run_id, ti.task_id, map_index)),
-                       len(ladder) - 1)
+            incident = store.find_incident(ti.dag_id, ti.run_id, ti.task_id, map_index)
+            rung = min(rescale_steps(incident.actions) if incident is not None else 0, len(ladder) - 1)
             store.record_tier(ti.dag_id, ti.run_id, ti.task_id, map_index, int(ti.try_number or 1), name, ladder,
                               rung)
         except Exception as exc:  # noqa: BLE001 - the task runs on its first rung rather than not at all

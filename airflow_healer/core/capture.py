@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # the log modules compile large regexes: DAG files importing 
 
 log = logging.getLogger(__name__)
 
+#: The message of a failed try recorded from the API, when no callback recorded its error.
+NO_CALLBACK_ERROR = "Task failed with no captured error: no failure callback recorded it."
 MAX_MESSAGE_CHARS = 8_000
 MAX_TRACEBACK_CHARS = 4_000
 #: The log tail kept with a failure: its last lines, as text, up to this many characters.

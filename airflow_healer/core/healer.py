@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from airflow_healer.core.capture import Spool, attach_log, record_failure
 from airflow_healer.core.classify import Classifier, get_classifier
 from airflow_healer.core.config import HealerConfig
-from airflow_healer.core.remediate.engine import Decision, decide
+from airflow_healer.core.remediate.engine import Decision, decide, rescale_steps
 from airflow_healer.core.store import Store, open_store
 from airflow_healer.core.types import Classification, Failure, Incident, Outcome
 
@@ -97,6 +97,7 @@ class Healer:
         what the classifier reads, and the wrapper's class is not offered as a hint.
         """
         from airflow_healer.core.logs import compose, is_wrapper
+        from airflow_healer.core.logs.locate import evidence_line
 
         wrapper = is_wrapper(incident.message)
         # A log with no telling line leaves only its last lines ("tail"): a guess, worth reading only when
@@ -107,8 +108,7 @@ class Healer:
         classification = self.classifier.classify(
             text, exception_type=None if wrapper else incident.exception_type, operator=incident.operator
         )
-        used = [f"log line {line['line']} ({line['why']}): {line['text'][:200]}" for line in incident.log_lines
-                if line["text"] in text][-8:]
+        used = [evidence_line(line) for line in incident.log_lines if line["text"] in text][-8:]
         if incident.log_note:
             used.append(f"log: {incident.log_note}")
         classification.evidence = used + classification.evidence
@@ -152,8 +152,7 @@ class Healer:
         from airflow_healer.core.logs import compose
 
         attempts = sum(1 for a in incident.actions if a.outcome is not Outcome.SKIPPED)
-        rescales = sum(1 for a in incident.actions if a.strategy == "rescale"
-                       and a.outcome in (Outcome.PENDING, Outcome.SUCCESS, Outcome.FAILED))
+        rescales = rescale_steps(incident.actions)
         try:
             tiers = self.store.tiers(incident.dag_id, incident.run_id, incident.task_id, incident.map_index)
         except Exception as exc:  # noqa: BLE001 - without them the healer proposes a ladder

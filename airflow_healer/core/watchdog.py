@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from airflow_healer.core.capture import make_failure
+from airflow_healer.core.capture import NO_CALLBACK_ERROR, make_failure
 from airflow_healer.core.healer import Healer
 from airflow_healer.core.logs import parse_log
 from airflow_healer.core.remediate.engine import Verdict
@@ -42,7 +42,7 @@ OWN_OPERATORS = frozenset({"HealOperator", "HealerWatchdogSensor", "WatchdogCycl
                            "RefreshCredentialsOperator"})
 #: A callback-recorded try that no healer task classified within this long is classified by the watchdog.
 UNCLASSIFIED_GRACE = timedelta(minutes=10)
-NO_ERROR = "Task failed with no captured error: no failure callback recorded it."
+NO_ERROR = NO_CALLBACK_ERROR
 NEVER_RAN = ("Task failed without running (no start time): its state was set from outside, by hand in the UI "
              "or through the API, or it was failed before it started.")
 SET_FROM_OUTSIDE = ("Task failed with no error in its log: its state was most likely set from outside (by hand, "

@@ -116,6 +116,11 @@ class LocatedLine:
         return {"line": self.number, "text": self.text, "why": self.why}
 
 
+def evidence_line(line: dict[str, Any]) -> str:
+    """A located line (as :meth:`LocatedLine.as_dict` and incidents keep it) as one line of evidence."""
+    return f"log line {line['line']} ({line['why']}): {line['text'][:200]}"
+
+
 @dataclass
 class Located:
     """The lines of a log that say why a try failed.
@@ -140,7 +145,7 @@ class Located:
         return "\n".join(line.text for line in self.lines)
 
     def evidence(self, limit: int = 8) -> list[str]:
-        shown = [f"log line {line.number} ({line.why}): {line.text[:200]}" for line in self.lines[-limit:]]
+        shown = [evidence_line(line.as_dict()) for line in self.lines[-limit:]]
         if self.return_code is not None:
             shown.append(f"log: return code {self.return_code}")
         if self.killed:

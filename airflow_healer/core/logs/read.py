@@ -101,7 +101,6 @@ _PREFIX = re.compile(
     r"(?:\[[\w.-]{1,40}\] ?)?"  # a pod's container name, as KubernetesPodOperator prefixes its lines
 )
 _CONTAINER = re.compile(r"^\[[\w.-]{1,40}\] ?(?=\S|$)")
-_TAIL_KV = re.compile(r"(?:\s+(?:source|loc|chan|logger)=\S+)+$")
 _OTHER_LEVEL = re.compile(
     r"^(?:\S{0,40}\s){0,4}?\[?" + _LEVEL_WORD + r"\]?[\s:]"  # 2024-.. ERROR x, 24/01/01 12:00 WARN y
     r"|^(?P<glog>[IWEF])\d{4} \d\d:\d\d:\d\d"  # glog (Kubernetes components)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 import random
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_healer.core.config import HealerConfig
 from airflow_healer.core.remediate.registry import STRATEGIES, Strategy, strategy_for
-from airflow_healer.core.types import Classification, ErrorType
+from airflow_healer.core.types import Classification, ErrorType, Outcome
 from airflow_healer.exceptions import NoStrategy
 
 
@@ -33,6 +34,14 @@ class Decision:
     attempt: int = 0  # the number this attempt would have (1 for the first)
     delay: float = 0.0
     detail: str = ""  # what the action changes (a rescale's rungs)
+
+
+def rescale_steps(actions: Iterable[Any]) -> int:
+    """Rescale steps taken for an incident: its rescale actions that ran (pending, succeeded or failed).
+
+    ``healer.tier`` renders the rung this many steps up; the engine climbs from it."""
+    return sum(1 for a in actions if a.strategy == "rescale"
+               and a.outcome in (Outcome.PENDING, Outcome.SUCCESS, Outcome.FAILED))
 
 
 def backoff(attempt: int, config: HealerConfig) -> float:

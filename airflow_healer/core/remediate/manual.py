@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_healer.core.capture import make_failure
+from airflow_healer.core.capture import NO_CALLBACK_ERROR, make_failure
 from airflow_healer.core.healer import Healer
 from airflow_healer.core.remediate.engine import Decision, Verdict
 from airflow_healer.core.types import Action, Incident, IncidentStatus, Outcome
@@ -102,7 +102,7 @@ def incident_for(healer: Healer, api: Any, request: Request, ti: dict[str, Any])
         store.record_failure(make_failure(
             dag_id=request.dag_id, task_id=request.task_id, run_id=request.run_id, map_index=request.map_index,
             try_number=try_number, operator=ti.get("operator"), hostname=ti.get("hostname"), source="manual",
-            message="Task failed with no captured error: no failure callback recorded it."))
+            message=NO_CALLBACK_ERROR))
         incident = store.find_incident(request.dag_id, request.run_id, request.task_id, request.map_index)
     assert incident is not None
     return read_try_log(healer, api, incident, try_number)
