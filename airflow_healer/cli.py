@@ -414,7 +414,31 @@ def _decide(args: argparse.Namespace, approve: bool) -> int:
         return 1
     what = "approved: the healer retries the task in its run" if approve else "rejected: the run ends failed"
     print(f"Proposal {proposal['id']} for {proposal['dag_id']}.{proposal['task_id']} {what}.")
+    _answer_required_action(args, proposal, approve)
     return 0
+
+
+def _answer_required_action(args: argparse.Namespace, proposal: dict[str, Any], approve: bool) -> None:
+    """Answer the waiting healer task's entry in Airflow's Required Actions too: it resumes at once (it may
+    wait in awaiting_input), and the page no longer asks for what is decided."""
+    from airflow_healer.core.remediate.run import APPROVE, REJECT
+    from airflow_healer.exceptions import AirflowApiError, RunNotFound
+    from airflow_healer.hooks.airflow_api import AirflowApiHook
+
+    for waiter in filter(None, (proposal.get("waiter") or "").split(",")):
+        try:
+            AirflowApiHook(HealerConfig.load().airflow_api_conn_id, max_tries=2).respond_hitl(
+                proposal["dag_id"], proposal["run_id"], waiter, [APPROVE if approve else REJECT])
+            return
+        except RunNotFound:
+            continue  # that healer task asked nothing (an older healer, or another of the DAG's healers)
+        except AirflowApiError as exc:
+            if exc.status_code == 409:
+                return  # answered already, in the UI
+            print(f"airflow-healer: could not answer the healer's Required Actions entry ({exc}); the healer "
+                  "sees the decision within its poll interval when it waits in the triggerer, or when the "
+                  "proposal expires when it waits in awaiting_input.", file=sys.stderr)
+            return
 
 
 def cmd_proposals_approve(args: argparse.Namespace) -> int:

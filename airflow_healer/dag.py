@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_healer.notifications.callback import on_failure_callback
+from airflow_healer.notifications.callback import on_failure_callback, on_success_callback
 
 
-def _with_callback(existing: Any) -> Any:
+def _with_callback(existing: Any, callback: Any = on_failure_callback) -> Any:
     if existing is None:
-        return [on_failure_callback]
+        return [callback]
     callbacks = list(existing) if isinstance(existing, (list, tuple)) else [existing]
-    if on_failure_callback not in callbacks:
-        callbacks.append(on_failure_callback)
+    if callback not in callbacks:
+        callbacks.append(callback)
     return callbacks
 
 
 def self_healing(dag: Any, *, task_id: str = "healer", **operator_kwargs: Any) -> Any:
     """Add the healer to ``dag`` and return it.
 
-    Every task gets the capture callback (kept beside any callback it already has), and a
+    Every task gets the capture callback and a recovery callback (kept beside any callbacks it already
+    has), and a
     ``healer`` task downstream of all of them starts as soon as one fails (``one_failed``). It
     retries the retryable failures in the same run and fails when something stays broken, so
     the run's final state tells the truth. Call it after the DAG's tasks are defined.
@@ -38,6 +39,8 @@ def self_healing(dag: Any, *, task_id: str = "healer", **operator_kwargs: Any) -
     tasks = [t for t in dag.tasks if not isinstance(t, HealOperator)]
     for task in tasks:
         task.on_failure_callback = _with_callback(task.on_failure_callback)
+        # A healed try records its own recovery: the healer task may be skipped by then.
+        task.on_success_callback = _with_callback(task.on_success_callback, on_success_callback)
     healer = HealOperator(task_id=task_id, dag=dag, **operator_kwargs)
     # Airflow requires what follows a setup task to wait for all_success: the healer follows the other
     # tasks only. A failed setup still wakes it, through the upstream_failed of the work that needed it.

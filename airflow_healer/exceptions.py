@@ -80,5 +80,12 @@ class KnowledgeImportError(ClassifierError, ValueError):
         super().__init__(message)
 
 
+class ChangeError(HealerError, ValueError):
+    """An approved change that cannot be made: invalid input, a conflict with the table, or the API refused.
+
+    Nothing was changed when it is raised.
+    """
+
+
 class NoStrategy(HealerError):
     pass

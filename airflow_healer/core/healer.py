@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_healer.core.capture import Spool, attach_log, record_failure
 from airflow_healer.core.classify import Classifier, get_classifier
@@ -140,7 +140,8 @@ class Healer:
         # transaction, so concurrent healers both count.
         record = KnowledgeEntry.from_record(entry.to_record()).to_record()
         entry = KnowledgeEntry.from_record(self.store.record_knowledge_outcome(record, success))
-        add = getattr(self.classifier, "add_knowledge", None)
+        # The loaded model learns at once; one not loaded yet (a success callback) reads it from the store.
+        add = getattr(self.__dict__.get("classifier"), "add_knowledge", None)
         if add is not None:
             add([entry])
         log.info("Learnt from incident %s: %s %s for %s", incident.id, strategy,
@@ -166,6 +167,21 @@ class Healer:
             forced = get_strategy(force)
         return decide(classification, attempts, self.config, message=message, tiers=tiers, rescales_done=rescales,
                       conn_ids=incident.conn_ids, credential_sources=self.credential_sources, force=forced)
+
+    def propose(self, incident: Incident, decision: Decision, error_type: Any = None) -> dict[str, Any]:
+        """What exactly a proposal asks a person to do: the role for which principal on which resource, the
+        additive schema change, the files to quarantine, the package, the setting (read from the error)."""
+        from airflow_healer.core.logs import compose
+        from airflow_healer.core.remediate.proposals import propose
+
+        message = compose(incident.message, [line["text"] for line in incident.log_lines])
+        content = propose(error_type or incident.error_type or "unknown", message, dag_id=incident.dag_id, task_id=incident.task_id,
+                          operator=incident.operator, conn_ids=incident.conn_ids)
+        if content.get("kind") == "escalate" and decision.strategy is not None:
+            # Nothing concrete in the error (a safe strategy proposed because mode is recommend): say that.
+            content.update(kind=decision.strategy.name, summary=decision.reason)
+        content.setdefault("reason", decision.reason)
+        return content
 
     @cached_property
     def credential_sources(self) -> dict[str, str]:

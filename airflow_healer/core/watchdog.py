@@ -26,11 +26,21 @@ from airflow_healer.core.capture import NO_CALLBACK_ERROR, make_failure
 from airflow_healer.core.healer import Healer
 from airflow_healer.core.logs import parse_log
 from airflow_healer.core.remediate.engine import Verdict
-from airflow_healer.core.remediate.run import read_try_log
+from airflow_healer.core.remediate.run import _refresh_connections, read_try_log, settle_action
 from airflow_healer.core.types import Action, Incident, IncidentStatus, Outcome
 from airflow_healer.exceptions import AirflowApiError
 
 log = logging.getLogger(__name__)
+
+
+def rendered_conn_ids(ti: dict[str, Any]) -> list[str]:
+    """The connections a task instance names in its rendered template fields (``conn_id``, ``*_conn_id``):
+    what the watchdog knows of a task no callback described."""
+    fields = ti.get("rendered_fields") or {}
+    if not isinstance(fields, dict):
+        return []
+    return sorted({v for k, v in fields.items() if (k == "conn_id" or k.endswith("_conn_id"))
+                   and isinstance(v, str) and 0 < len(v) <= 250})
 
 STATE_BLOB = "watchdog-state"
 PAGE = 100
@@ -233,6 +243,7 @@ class Watchdog:
             dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=map_index, try_number=try_number,
             operator=ti.get("operator"), message=NEVER_RAN if not ti.get("start_date") else NO_ERROR,
             hostname=ti.get("hostname"), started_at=ti.get("start_date"), source="watchdog",
+            conn_ids=rendered_conn_ids(ti),
         )
         incident_id = store.record_failure(failure)
         report.recorded += 1
@@ -262,7 +273,7 @@ class Watchdog:
         report.classified[classification.error_type.value] = report.classified.get(
             classification.error_type.value, 0) + 1
         if self.heals(dag_id):
-            return self._retry(incident, classification, map_index, report)
+            return self._heal(incident, classification, map_index, report)
         self.healer.store.set_status(incident.id, IncidentStatus.OPEN,
                                      f"recorded by the watchdog; classified {classification.error_type} "
                                      f"({classification.confidence:.2f}); the watchdog does not heal {dag_id}")
@@ -302,11 +313,14 @@ class Watchdog:
 
     # -- healing what is configured ----------------------------------------------------------------
 
-    def _retry(self, incident: Incident, classification: Any, map_index: int,
-               report: CycleReport) -> dict[str, Any] | None:
+    def _heal(self, incident: Incident, classification: Any, map_index: int,
+              report: CycleReport) -> dict[str, Any] | None:
+        """Act on a failure of a DAG that ``watchdog_heal`` names, as its own healer task would: retry,
+        rescale (the action is stored before the clear, so ``healer.tier`` renders the next rung), refresh
+        its connections; once per failed try, whoever else is healing."""
         store = self.healer.store
         decision = self.healer.decide(incident, classification)
-        if decision.verdict is not Verdict.ACT:
+        if decision.verdict is not Verdict.ACT or decision.strategy is None:
             status = {Verdict.OBSERVE: IncidentStatus.OPEN, Verdict.GIVE_UP: IncidentStatus.NOT_RECOVERED}.get(
                 decision.verdict, IncidentStatus.ESCALATED)
             if decision.verdict is Verdict.PROPOSE and decision.strategy is not None:
@@ -314,21 +328,32 @@ class Watchdog:
                                                      decision.reason, risky=decision.strategy.risky))
             store.set_status(incident.id, status, decision.reason)
             return None
-        target: Any = incident.task_id if map_index < 0 else [incident.task_id, map_index]
-        try:
-            # The run has ended (failed): it goes back to queued so that the scheduler runs the cleared task.
-            self.api.clear(incident.dag_id, incident.run_id, [target], reset_dag_runs=True,
-                           note=f"airflow_healer watchdog: retry {decision.attempt} ({classification.error_type})")
-        except AirflowApiError as exc:
-            store.add_action(incident.id, Action("retry", decision.attempt, Outcome.FAILED, f"clear failed: {exc}"))
-            store.set_status(incident.id, IncidentStatus.NOT_RECOVERED, f"could not clear the task: {exc}")
+        strategy, tries = decision.strategy.name, incident.last_try_number
+        if not store.act_once(incident.dag_id, incident.run_id, incident.task_id, map_index, tries,
+                              actor=self.owner, strategy=strategy):
+            log.info("%s.%s try %d was acted on already by %s", incident.dag_id, incident.task_id, tries,
+                     store.acted_by(incident.dag_id, incident.run_id, incident.task_id, map_index, tries))
             return None
-        action_id = store.add_action(incident.id, Action(
-            "retry", decision.attempt, Outcome.PENDING, f"cleared by the watchdog after try {incident.last_try_number}"))
+        detail = "; ".join(filter(None, [decision.detail, f"cleared by the watchdog after try {tries}"]))
+        action_id = store.add_action(incident.id, Action(strategy, decision.attempt, Outcome.PENDING, detail))
+        problem = _refresh_connections(self.healer, self.api, incident, None) if strategy == "refresh_credentials" else ""
+        target: Any = incident.task_id if map_index < 0 else [incident.task_id, map_index]
+        if not problem:
+            try:
+                # The run has ended (failed): it goes back to queued so that the scheduler runs the cleared task.
+                self.api.clear(incident.dag_id, incident.run_id, [target], reset_dag_runs=True,
+                               note=f"airflow_healer watchdog: {strategy} {decision.attempt} "
+                                    f"({classification.error_type})")
+            except AirflowApiError as exc:
+                problem = f"could not clear the task: {exc}"
+        if problem:
+            store.finish_action(action_id, Outcome.FAILED, problem)
+            store.set_status(incident.id, IncidentStatus.NOT_RECOVERED, problem)
+            return None
         store.set_status(incident.id, IncidentStatus.HEALING, decision.reason)
         report.retried.append(f"{incident.dag_id}.{incident.task_id}")
-        return {"incident_id": incident.id, "action_id": action_id, "cleared_try": incident.last_try_number,
-                "map_index": map_index}
+        return {"incident_id": incident.id, "action_id": action_id, "cleared_try": tries,
+                "map_index": map_index, "strategy": strategy}
 
     def _check_retries(self, pending: list[dict[str, Any]], report: CycleReport) -> list[dict[str, Any]]:
         """Outcomes of the watchdog's earlier retries; returns those still running."""
@@ -359,13 +384,8 @@ class Watchdog:
             else:
                 still.append(item)
                 continue
-            store.finish_action(item["action_id"], outcome, detail)
-            try:
-                self.healer.learn(incident, "retry", outcome is Outcome.SUCCESS)
-            except Exception as exc:  # noqa: BLE001
-                log.warning("Could not learn from incident %s: %s", incident.id, exc)
-            if status is not None:
-                store.set_status(incident.id, status, "")
+            settle_action(self.healer, incident.id, item["action_id"], item.get("strategy", "retry"), outcome, detail,
+                          status, self.owner)
             store.release(incident.id, self.owner)
             report.outcomes[str(outcome)] = report.outcomes.get(str(outcome), 0) + 1
         return still

@@ -269,6 +269,17 @@ class AirflowApiHook(BaseHook):
         params = [("update_mask", name) for name in fields]
         return self.request("PATCH", path, json=body, params=params)
 
+    def respond_hitl(self, dag_id: str, run_id: str, task_id: str, chosen: list[str], map_index: int = -1,
+                     ) -> dict[str, Any]:
+        """Answer a task's Human-in-the-loop request (Airflow's Required Actions), which resumes it.
+
+        :raises RunNotFound: the task has no such request; :raises AirflowApiError: 409 when it was
+            answered already.
+        """
+        path = (f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+                f"{quote(task_id, safe='')}/{int(map_index)}/hitlDetails")
+        return self.request("PATCH", path, json={"chosen_options": chosen, "params_input": {}})
+
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.request("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}")
 

@@ -147,6 +147,27 @@ def on_failure_callback(context: Mapping[str, Any]) -> None:
     capture(context)
 
 
+def on_success_callback(context: Mapping[str, Any]) -> None:
+    """``on_success_callback=`` that :func:`~airflow_healer.self_healing` adds: a retried try that succeeded
+    settles the healer's action on it, in case the healer task cannot (Airflow skips a ``one_failed`` healer
+    as soon as every task it follows has succeeded). A first try returns at once, without the store."""
+    try:
+        ti = context["ti"]
+        if int(getattr(ti, "try_number", 1) or 1) < 2:
+            return
+        from airflow_healer.core.healer import Healer
+        from airflow_healer.core.remediate.run import record_recovery
+
+        settled = record_recovery(Healer(HealerConfig.load()), ti.dag_id, ti.run_id, ti.task_id,
+                                  int(getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None
+                                      else -1), int(ti.try_number))
+        if settled:
+            log.info("airflow_healer: try %s succeeded; the incident of %s.%s is recovered", ti.try_number,
+                     ti.dag_id, ti.task_id)
+    except Exception:  # noqa: BLE001 - a success callback must never fail the task
+        log.exception("airflow_healer could not record this recovery; the healer task records it if it runs")
+
+
 class HealerNotifier(BaseNotifier):
     """The failure callback as a notifier, for settings per DAG or task.
 

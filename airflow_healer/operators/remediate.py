@@ -6,6 +6,7 @@ They act on a failed task instance of any DAG run (templated ``dag_id``, ``run_i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,14 +59,55 @@ class _TaskInstanceOperator(BaseOperator):
                        strategy=strategy, dry_run=dry_run, reason=reason, user=user)
 
     def _run(self, context: Any, strategy: str, dry_run: bool, reason: str = "", wait_seconds: float = 1800) -> Any:
+        """Act, then wait for the task's next try without a worker slot (deferred to the triggerer)."""
         from airflow_healer.core.remediate.manual import RemediationRefused, remediate
 
         healer = self._healer()
+        request = self._request(context, strategy, dry_run, reason)
         try:
-            result = remediate(healer, AirflowApiHook(healer.config.airflow_api_conn_id),
-                               self._request(context, strategy, dry_run, reason), wait_seconds=wait_seconds)
+            result = remediate(healer, AirflowApiHook(healer.config.airflow_api_conn_id), request,
+                               wait_seconds=wait_seconds, wait=False)
         except RemediationRefused as exc:
             raise AirflowFailException(str(exc)) from exc
+        if result.outcome == "pending":
+            self._wait_for_try(healer, request, result.as_dict(), wait_seconds)
+        return self._report(result, dry_run)
+
+    def _wait_for_try(self, healer: Any, request: Any, result: dict[str, Any], wait_seconds: float) -> None:
+        from airflow_healer.triggers.run import HealerRunTrigger
+
+        self.log.info("Cleared %s.%s try %s; waiting for its next try without a worker slot", request.dag_id,
+                      request.task_id, result["acted"]["cleared_try"])
+        self.defer(
+            trigger=HealerRunTrigger(
+                airflow_api_conn_id=healer.config.airflow_api_conn_id, dag_id=request.dag_id, run_id=request.run_id,
+                own_task_ids=[], poll_interval=max(healer.config.poll_interval_seconds, 2.0),
+                max_wait=wait_seconds + 60,
+                wait={"until": time.time() + wait_seconds, "failed": [], "all_terminal": True, "proposals": [],
+                      "only_pending": True,
+                      "pending": [[request.task_id, request.map_index, result["acted"]["cleared_try"]]]}),
+            method_name="execute_complete",
+            kwargs={"result": result, "request": vars(request), "wait_seconds": wait_seconds},
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None,
+                         request: dict[str, Any] | None = None, wait_seconds: float = 1800) -> Any:
+        """The cleared task's next try ended (or the wait did): record how."""
+        from airflow_healer.core.remediate.manual import Request, Result, check_outcome, conclude
+        from airflow_healer.core.types import Outcome
+
+        assert result is not None and request is not None
+        healer = self._healer()
+        req, res = Request(**request), Result.from_dict(result)
+        outcome, detail = check_outcome(AirflowApiHook(healer.config.airflow_api_conn_id), req,
+                                        int(res.acted["cleared_try"]))
+        if outcome is None:
+            outcome, detail = Outcome.PENDING, f"{detail} after {wait_seconds:.0f}s"
+            if (event or {}).get("status") == "error":
+                detail += f" (the trigger could not watch the run: {event.get('message')})"
+        return self._report(conclude(healer, res, outcome, detail), req.dry_run)
+
+    def _report(self, result: Any, dry_run: bool) -> Any:
         self.log.info("%s.%s: %s (%.2f); %s -> %s: %s", self.target_dag_id, self.target_task_id, result.error_type,
                       result.confidence, result.verdict, result.outcome, result.detail or result.plan)
         if not dry_run and result.verdict == "act" and result.outcome != "success":
@@ -139,3 +181,49 @@ class RemediateOperator(RetryTaskOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         dry = self.dry_run if isinstance(self.dry_run, bool) else str(self.dry_run).lower() in ("true", "1", "yes")
         return self._run(context, str(self.strategy), dry, str(self.reason))
+
+
+class ApplyProposalOperator(_TaskInstanceOperator):
+    """Carry out an approved proposal: make its change where the healer can make it itself (an additive
+    BigQuery schema update, through the google provider's hook), then retry its task in its own run and
+    wait for the try without a worker slot. A proposal that is not approved fails the task, saying so.
+
+    The healer task of a self-healing run does this itself once a proposal is approved; this operator is
+    for proposals whose run has ended (the healer gave up waiting) or for DAGs without a healer.
+
+    :param proposal_id: the proposal (templated); ``airflow-healer proposals list`` shows them.
+    :param wait_seconds: how long to wait for the task's next try.
+    """
+
+    template_fields: Sequence[str] = ("proposal_id", "airflow_api_conn_id")
+
+    def __init__(self, *, proposal_id: str, wait_seconds: float = 1800, airflow_api_conn_id: str | None = None,
+                 **kwargs: Any):
+        super().__init__(target_dag_id="", target_run_id="", target_task_id="",
+                         airflow_api_conn_id=airflow_api_conn_id, **kwargs)
+        self.proposal_id = proposal_id
+        self.wait_seconds = wait_seconds
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_healer.core.remediate.manual import RemediationRefused, apply_proposal
+
+        healer = self._healer()
+        run = context.get("dag_run")
+        user = getattr(run, "triggering_user_name", None) or ""
+        try:
+            request, result = apply_proposal(healer, AirflowApiHook(healer.config.airflow_api_conn_id),
+                                             str(self.proposal_id).strip(), user=user, wait=False,
+                                             wait_seconds=self.wait_seconds)
+        except RemediationRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+        self.target_dag_id, self.target_run_id, self.target_task_id = request.dag_id, request.run_id, request.task_id
+        if result.outcome == "pending":
+            self._wait_for_try(healer, request, result.as_dict(), self.wait_seconds)
+        return self._report(result, False)
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None,
+                         request: dict[str, Any] | None = None, wait_seconds: float = 1800) -> Any:
+        if request:
+            self.target_dag_id, self.target_run_id, self.target_task_id = (
+                request["dag_id"], request["run_id"], request["task_id"])
+        return super().execute_complete(context, event, result, request, wait_seconds)

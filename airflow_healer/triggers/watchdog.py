@@ -12,7 +12,7 @@ import httpx
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_healer.exceptions import AirflowApiError
-from airflow_healer.hooks.airflow_api import AirflowApiHook
+from airflow_healer.triggers._api import AsyncAirflowApi, Refused
 
 FAILED_TIS = "/api/v2/dags/~/dagRuns/~/taskInstances"
 #: Consecutive transport or server errors after which the trigger gives up and says why.
@@ -52,63 +52,34 @@ class HealerWatchdogTrigger(BaseTrigger):
         })
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            settings = await AirflowApiHook(self.airflow_api_conn_id).async_settings()
-        except AirflowApiError as exc:
-            yield TriggerEvent({"status": "error", "message": str(exc)})
-            return
         deadline = time.monotonic() + self.idle_timeout
         errors = 0
-        token: str | None = None
-        async with httpx.AsyncClient(base_url=settings["base_url"], timeout=30) as client:
-            while True:
-                try:
-                    if token is None:
-                        token = await self._token(client, settings)
-                    until = (datetime.now(timezone.utc) - timedelta(seconds=self.settle_seconds)).isoformat()
-                    response = await client.get(FAILED_TIS, headers={"Authorization": f"Bearer {token}"}, params={
-                        "state": "failed", ("end_date_gte" if self.inclusive else "end_date_gt"): self.since,
-                        "end_date_lte": until, "limit": 1})
-                    if response.status_code == 401:
-                        token = None
-                        raise httpx.HTTPStatusError("token expired", request=response.request, response=response)
-                    if response.status_code == 403:
-                        yield TriggerEvent({"status": "error", "message": (
-                            f"The '{self.airflow_api_conn_id}' user may not list task instances (403): give it "
-                            "read rights on every DAG.")})
+        try:
+            async with AsyncAirflowApi(self.airflow_api_conn_id) as api:
+                while True:
+                    try:
+                        until = (datetime.now(timezone.utc) - timedelta(seconds=self.settle_seconds)).isoformat()
+                        page = await api.get(FAILED_TIS, {
+                            "state": "failed", ("end_date_gte" if self.inclusive else "end_date_gt"): self.since,
+                            "end_date_lte": until, "limit": 1}, forbidden=(
+                                f"The '{self.airflow_api_conn_id}' user may not list task instances (403): give it "
+                                "read rights on every DAG."))
+                        count = int(page.get("total_entries", 0))
+                        errors = 0
+                        if count:
+                            self.log.info("%d task instance(s) failed since %s", count, self.since)
+                            yield TriggerEvent({"status": "found", "count": count, "since": self.since})
+                            return
+                    except (httpx.HTTPError, ValueError) as exc:
+                        errors += 1
+                        self.log.warning("Polling %s for failures failed (%d in a row): %s", api.base_url, errors, exc)
+                        if errors >= MAX_ERRORS:
+                            yield TriggerEvent({"status": "error", "message": (
+                                f"Airflow's API at {api.base_url} failed {errors} times in a row: {exc}")})
+                            return
+                    if time.monotonic() >= deadline:
+                        yield TriggerEvent({"status": "idle", "since": self.since})
                         return
-                    response.raise_for_status()
-                    count = int(response.json().get("total_entries", 0))
-                    errors = 0
-                    if count:
-                        self.log.info("%d task instance(s) failed since %s", count, self.since)
-                        yield TriggerEvent({"status": "found", "count": count, "since": self.since})
-                        return
-                except _Refused as exc:
-                    yield TriggerEvent({"status": "error", "message": str(exc)})
-                    return
-                except (httpx.HTTPError, ValueError) as exc:
-                    errors += 1
-                    self.log.warning("Polling %s for failures failed (%d in a row): %s",
-                                     settings["base_url"], errors, exc)
-                    if errors >= MAX_ERRORS:
-                        yield TriggerEvent({"status": "error", "message": (
-                            f"Airflow's API at {settings['base_url']} failed {errors} times in a row: {exc}")})
-                        return
-                if time.monotonic() >= deadline:
-                    yield TriggerEvent({"status": "idle", "since": self.since})
-                    return
-                await asyncio.sleep(self.poll_interval)
-
-    async def _token(self, client: httpx.AsyncClient, settings: dict[str, str]) -> str:
-        response = await client.post("/auth/token", json={"username": settings["username"],
-                                                          "password": settings["password"]})
-        if response.status_code in (400, 401, 403):
-            raise _Refused(f"Airflow refused the healer's credentials ({response.status_code}): check the login "
-                           f"and password of the '{self.airflow_api_conn_id}' connection.")
-        response.raise_for_status()
-        return response.json()["access_token"]
-
-
-class _Refused(Exception):
-    pass
+                    await asyncio.sleep(self.poll_interval)
+        except (Refused, AirflowApiError) as exc:
+            yield TriggerEvent({"status": "error", "message": str(exc)})

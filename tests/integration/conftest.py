@@ -13,6 +13,18 @@ from airflow_healer.standalone import LocalAirflow, _group_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_ATTEMPTS = 2
+#: How long a proposal waits for a person here: the expiry test waits that long.
+APPROVAL_TIMEOUT_SECONDS = 75
+SETUP_TEARDOWN_EXAMPLES = ("example_setup_teardown", "example_setup_teardown_taskflow")
+SELF_HEALING_FOOTER = """
+
+from airflow.sdk import DAG as _DAG
+
+from airflow_healer import self_healing as _self_healing
+
+for _dag in [v for v in list(globals().values()) if isinstance(v, _DAG)]:
+    _self_healing(_dag)
+"""
 
 
 @pytest.fixture(scope="session")
@@ -22,13 +34,20 @@ def airflow(tmp_path_factory):
     dags = tmp_path_factory.mktemp("dags")
     for source in [*(ROOT / "dags").glob("*.py"), *(ROOT / "tests" / "integration" / "dags").glob("*.py")]:
         shutil.copy(source, dags / source.name)
+    # Airflow's own setup/teardown examples, made self-healing: they must still load and run.
+    import airflow.example_dags
+
+    for name in SETUP_TEARDOWN_EXAMPLES:
+        source = Path(airflow.example_dags.__file__).parent / f"{name}.py"
+        (dags / f"it_{name}.py").write_text(source.read_text() + SELF_HEALING_FOOTER)
     secret = tmp_path_factory.mktemp("secrets") / "it_warehouse"
     secret.write_text("rotated-by-vault\n")  # what a Vault agent would have written after a rotation
     env = {
         "AIRFLOW__HEALER__CREDENTIAL_SOURCES": json.dumps({"it_warehouse": f"file://{secret}"}),
-        # Seven self-healing DAGs fail at once here, and each healer task holds a worker slot while it waits
-        # (until it defers, see the README's known limits): leave room for the retries they clear.
-        "AIRFLOW__CORE__PARALLELISM": "12",
+        # Healer tasks wait without a worker slot (deferred, or in awaiting_input), so a few slots are enough
+        # for eight self-healing DAGs failing at once.
+        "AIRFLOW__CORE__PARALLELISM": "6",
+        "AIRFLOW__HEALER__APPROVAL_TIMEOUT": f"{APPROVAL_TIMEOUT_SECONDS}s",
         "AIRFLOW__HEALER__RETRY_BACKOFF_SECONDS": "1",
         "AIRFLOW__HEALER__POLL_INTERVAL_SECONDS": "1",
         "AIRFLOW__HEALER__MAX_ATTEMPTS": str(MAX_ATTEMPTS),
@@ -57,5 +76,6 @@ def runs(airflow):
         "password": "before-rotation"})
     run_ids = {dag_id: airflow.trigger(dag_id)
                for dag_id in ("example_self_healing", "example_always_failing", "example_bash_self_healing",
-                              "it_wired_lost_log", "example_rescale", "it_ceiling", "it_refresh", "it_retry_policy")}
+                              "it_wired_lost_log", "example_rescale", "it_ceiling", "it_refresh", "it_retry_policy",
+                              "it_deferred", *SETUP_TEARDOWN_EXAMPLES)}
     return {dag_id: (run_id, airflow.wait_for_run(dag_id, run_id, timeout=400)) for dag_id, run_id in run_ids.items()}

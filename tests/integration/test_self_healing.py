@@ -157,3 +157,37 @@ def test_the_retry_policy_fails_a_permanent_error_fast_and_retries_a_transient_o
     # The policy's 1 s delay, not the task's 10 minutes.
     gap = (pendulum.parse(flaky[1]["start_date"]) - pendulum.parse(flaky[0]["end_date"])).total_seconds()
     assert gap < 120
+
+
+def healer_stats(airflow, dag_id, run_id):
+    """What the healer task said of its worker slot: kept even when Airflow skipped it once all had healed."""
+    entry = airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/healer/xcomEntries/"
+                        "healer_stats", params={"deserialize": "true"})
+    value = entry["value"]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_the_healer_waits_for_a_retry_after_without_a_worker_slot(airflow, runs):
+    run_id, state = runs["it_deferred"]
+    assert state == "success"
+    tries = airflow.task_tries("it_deferred", run_id, "call_api")
+    assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")]
+    waited = (pendulum.parse(tries[1]["start_date"]) - pendulum.parse(tries[0]["end_date"])).total_seconds()
+    assert waited >= 19  # the Retry-After: 20 the error named
+    [incident] = incidents(airflow, "it_deferred")
+    assert (incident["error_type"], incident["status"]) == ("rate_limiting", "recovered")
+    stats = healer_stats(airflow, "it_deferred", run_id)
+    assert stats["deferrals"] >= 1
+    # It gave its slot back for the wait: it cannot have held it through the 20 s the error named.
+    assert stats["slot_seconds"] < waited
+    assert [(a["strategy"], a["outcome"]) for a in incident["actions"]] == [("retry", "success")]
+
+
+@pytest.mark.parametrize("dag_id", ["example_setup_teardown", "example_setup_teardown_taskflow"])
+def test_airflows_setup_teardown_examples_load_and_run_with_the_healer(airflow, runs, dag_id):
+    errors = airflow.api("GET", "/api/v2/importErrors")["import_errors"]
+    assert not [e for e in errors if "setup_teardown" in e["filename"]]
+    tasks = {t["task_id"]: t for t in airflow.api("GET", f"/api/v2/dags/{dag_id}/tasks")["tasks"]}
+    assert "healer" in tasks
+    run_id, state = runs[dag_id]
+    assert state == "success"

@@ -66,6 +66,11 @@ class Result:
     outcome: str = "skipped"
     detail: str = ""
     evidence: list[str] = field(default_factory=list)
+    acted: dict[str, Any] = field(default_factory=dict)  # action_id, cleared_try, strategy, owner
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        return cls(**data)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -115,9 +120,13 @@ def _decision(healer: Healer, incident: Incident, classification: Any, strategy:
 
 def remediate(healer: Healer, api: Any, request: Request, *, wait_seconds: float = 1800.0,
               poll_seconds: float = 5.0, sleep: Callable[[float], None] = time.sleep,
-              clock: Callable[[], float] = time.monotonic) -> Result:
+              clock: Callable[[], float] = time.monotonic, wait: bool = True) -> Result:
     """Classify the failure, decide (or take the person's strategy), and unless a dry run act and wait for
-    the task's next try. Raises :class:`RemediationRefused` for a request that cannot be carried out."""
+    the task's next try. Raises :class:`RemediationRefused` for a request that cannot be carried out.
+
+    :param wait: False returns as soon as the task is cleared, with ``outcome`` ``pending`` and
+        ``acted`` set: the caller waits (a deferred operator) and then calls :func:`conclude`.
+    """
     from airflow_healer.core.remediate.run import _refresh_connections
 
     ti = find_task_instance(api, request)
@@ -137,62 +146,149 @@ def remediate(healer: Healer, api: Any, request: Request, *, wait_seconds: float
                                              f"healer_remediate {who}; {what}{decision.reason}"))
         result.detail = f"{what}{decision.reason}"
         return result
+    strategy = decision.strategy.name if decision.strategy else "retry"
+
+    def refresh() -> str:
+        return _refresh_connections(healer, api, incident, None) if strategy == "refresh_credentials" else ""
+
+    return act(healer, api, request, result, ti, strategy=strategy, attempt=decision.attempt,
+               detail=f"healer_remediate {who}; {decision.detail or decision.reason}", prepare=refresh,
+               wait=wait, wait_seconds=wait_seconds, poll_seconds=poll_seconds, sleep=sleep, clock=clock)
+
+
+def act(healer: Healer, api: Any, request: Request, result: Result, ti: dict[str, Any], *, strategy: str,
+        attempt: int, detail: str, prepare: Callable[[], str] = lambda: "", wait: bool = True,
+        wait_seconds: float = 1800.0, poll_seconds: float = 5.0, sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic) -> Result:
+    """Claim the incident and the failed try (once, ever), record the action, ``prepare`` (refresh a
+    connection, apply a change: what went wrong, or ''), clear the task in its run, and wait for its next
+    try unless ``wait`` is False (then ``outcome`` is ``pending`` and :func:`conclude` records it later)."""
+    store = healer.store
     owner = f"healer_remediate:{request.user or '?'}"
-    if not store.claim(incident.id, owner):
+    if not store.claim(result.incident_id, owner):
         raise RemediationRefused(f"Another healer is acting on {request.dag_id}.{request.task_id} right now; "
                                  "try again when it has finished.")
-    strategy = decision.strategy.name if decision.strategy else "retry"
+    cleared_try = int(ti.get("try_number") or 1)
+    acted = False
     try:
-        cleared_try = int(ti.get("try_number") or 1)
-        action_id = store.add_action(incident.id, Action(strategy, decision.attempt, Outcome.PENDING,
-                                                         f"healer_remediate {who}; {decision.detail or decision.reason}"))
-        store.set_status(incident.id, IncidentStatus.HEALING, f"healer_remediate {who}")
-        if strategy == "refresh_credentials":
-            problem = _refresh_connections(healer, api, incident, None)
-            if problem:
-                store.finish_action(action_id, Outcome.FAILED, problem)
-                store.set_status(incident.id, IncidentStatus.NOT_RECOVERED, problem)
-                result.outcome, result.detail = "failed", problem
-                return result
-        target: Any = request.task_id if request.map_index < 0 else [request.task_id, request.map_index]
-        try:
-            # The run has usually ended (failed): it goes back to queued so that the scheduler runs the task.
-            api.clear(request.dag_id, request.run_id, [target], note=f"airflow_healer: {strategy} {who}",
-                      reset_dag_runs=True)
-        except AirflowApiError as exc:
-            store.finish_action(action_id, Outcome.FAILED, f"clear failed: {exc}")
-            store.set_status(incident.id, IncidentStatus.NOT_RECOVERED, f"could not clear the task: {exc}")
-            result.outcome, result.detail = "failed", f"could not clear the task: {exc}"
+        if not store.act_once(request.dag_id, request.run_id, request.task_id, request.map_index, cleared_try,
+                              actor=owner, strategy=strategy):
+            actor = store.acted_by(request.dag_id, request.run_id, request.task_id, request.map_index, cleared_try)
+            raise RemediationRefused(f"Try {cleared_try} of {request.dag_id}.{request.task_id} was acted on already "
+                                     f"by {actor}: nothing is done twice; wait for its next try.")
+        action_id = store.add_action(result.incident_id, Action(strategy, attempt, Outcome.PENDING, detail))
+        store.set_status(result.incident_id, IncidentStatus.HEALING, detail)
+        problem = prepare()
+        if not problem:
+            cleared = clear_for_retry(api, request, strategy, detail)
+            problem = f"could not clear the task: {cleared}" if cleared else ""
+        if problem:
+            store.finish_action(action_id, Outcome.FAILED, problem)
+            store.set_status(result.incident_id, IncidentStatus.NOT_RECOVERED, problem)
+            result.outcome, result.detail = "failed", problem
             return result
-        outcome, detail = _wait(api, request, cleared_try, wait_seconds, poll_seconds, sleep, clock)
-        store.finish_action(action_id, outcome, detail)
-        if outcome is not Outcome.PENDING:
-            status = IncidentStatus.RECOVERED if outcome is Outcome.SUCCESS else IncidentStatus.NOT_RECOVERED
-            store.set_status(incident.id, status, "" if outcome is Outcome.SUCCESS else detail)
-            fresh = store.get_incident(incident.id)
-            if fresh is not None:
-                try:
-                    healer.learn(fresh, strategy, outcome is Outcome.SUCCESS)
-                except Exception as exc:  # noqa: BLE001 - learning never fails a remediation
-                    log.warning("Could not learn from incident %s: %s", incident.id, exc)
-        result.outcome, result.detail = str(outcome), detail
-        return result
+        result.acted = {"action_id": action_id, "cleared_try": cleared_try, "strategy": strategy, "owner": owner}
+        acted = True
+        if not wait:
+            result.outcome = "pending"
+            return result
+        deadline = clock() + wait_seconds
+        while True:
+            outcome, what = check_outcome(api, request, cleared_try)
+            if outcome is not None:
+                break
+            if clock() > deadline:
+                outcome, what = Outcome.PENDING, f"{what} after {wait_seconds:.0f}s"
+                break
+            sleep(poll_seconds)
+        return conclude(healer, result, outcome, what)
     finally:
-        store.release(incident.id, owner)
+        if not acted:
+            store.release(result.incident_id, owner)
 
 
-def _wait(api: Any, request: Request, cleared_try: int, wait_seconds: float, poll_seconds: float,
-          sleep: Callable[[float], None], clock: Callable[[], float]) -> tuple[Outcome, str]:
-    deadline = clock() + wait_seconds
-    while True:
-        tis = api.task_instances(request.dag_id, request.run_id)
-        ti = next((t for t in tis if t["task_id"] == request.task_id
-                   and int(t.get("map_index", -1)) == request.map_index), None)
-        if ti is None:
-            return Outcome.FAILED, "the task instance disappeared from the run"
-        if int(ti.get("try_number") or 0) > cleared_try and ti["state"] in TERMINAL:
-            ok = ti["state"] in ("success", "skipped")
-            return (Outcome.SUCCESS if ok else Outcome.FAILED), f"try {ti['try_number']} {ti['state']}"
-        if clock() > deadline:
-            return Outcome.PENDING, f"try {ti.get('try_number')} still {ti['state']} after {wait_seconds:.0f}s"
-        sleep(poll_seconds)
+def apply_proposal(healer: Healer, api: Any, proposal_id: str, *, user: str = "", wait: bool = True,
+                   wait_seconds: float = 1800.0, poll_seconds: float = 5.0,
+                   sleep: Callable[[float], None] = time.sleep) -> tuple[Request, Result]:
+    """Carry out an approved proposal: make its change when the healer can (an additive BigQuery schema
+    update), then retry its task in its run. A proposal that is not approved, or whose task no longer
+    failed, is refused with a message that says so."""
+    from airflow_healer.core.remediate.run import apply_approved_change
+
+    store = healer.store
+    proposal = store.get_proposal(proposal_id)
+    if proposal is None:
+        raise RemediationRefused(f"No proposal {proposal_id!r}; `airflow-healer proposals list` shows them.")
+    if proposal["status"] != "approved":
+        hint = {"pending": f": approve it first (`airflow-healer proposals approve {proposal_id}`)"}.get(
+            proposal["status"], "")
+        raise RemediationRefused(f"Proposal {proposal_id} is {proposal['status']}, not approved{hint}; nothing done.")
+    request = Request(dag_id=proposal["dag_id"], run_id=proposal["run_id"], task_id=proposal["task_id"],
+                      map_index=int(proposal["map_index"]), strategy="retry", dry_run=False, user=user,
+                      reason=f"proposal {proposal_id} approved by {proposal['decided_by']}")
+    ti = find_task_instance(api, request)
+    incident = store.get_incident(proposal["incident_id"])
+    if incident is None:
+        raise RemediationRefused(f"The incident {proposal['incident_id']} of proposal {proposal_id} is gone.")
+    result = Result(incident.id, incident.error_type.value if incident.error_type else "unknown",
+                    round(incident.confidence or 0.0, 4), "act", proposal["strategy"], proposal["change"])
+    applied: list[str] = []
+
+    def apply() -> str:
+        problem, done = apply_approved_change(healer, proposal_id)
+        applied.append(done)
+        return problem
+
+    attempt = 1 + sum(1 for a in incident.actions if a.outcome is not Outcome.SKIPPED)
+    result = act(healer, api, request, result, ti, strategy=proposal["strategy"], attempt=attempt,
+                 detail=f"apply proposal {proposal_id} (approved by {proposal['decided_by']}) by {user or 'someone'}",
+                 prepare=apply, wait=wait, wait_seconds=wait_seconds, poll_seconds=poll_seconds, sleep=sleep)
+    if applied and applied[0]:
+        result.plan = f"{proposal['change']}; {applied[0]}"
+    return request, result
+
+
+def clear_for_retry(api: Any, request: Request, strategy: str, who: str) -> str:
+    """Clear the failed task instance in its run (what went wrong, '' when it worked)."""
+    target: Any = request.task_id if request.map_index < 0 else [request.task_id, request.map_index]
+    try:
+        # The run has usually ended (failed): it goes back to queued so that the scheduler runs the task.
+        api.clear(request.dag_id, request.run_id, [target], note=f"airflow_healer: {strategy} {who}",
+                  reset_dag_runs=True)
+    except AirflowApiError as exc:
+        return str(exc)
+    return ""
+
+
+def check_outcome(api: Any, request: Request, cleared_try: int) -> tuple[Outcome | None, str]:
+    """How the try after ``cleared_try`` ended: (None, what it is doing) while it has not."""
+    tis = api.task_instances(request.dag_id, request.run_id)
+    ti = next((t for t in tis if t["task_id"] == request.task_id
+               and int(t.get("map_index", -1)) == request.map_index), None)
+    if ti is None:
+        return Outcome.FAILED, "the task instance disappeared from the run"
+    if int(ti.get("try_number") or 0) > cleared_try and ti["state"] in TERMINAL:
+        ok = ti["state"] in ("success", "skipped")
+        return (Outcome.SUCCESS if ok else Outcome.FAILED), f"try {ti['try_number']} {ti['state']}"
+    return None, f"try {ti.get('try_number')} still {ti['state']}"
+
+
+def conclude(healer: Healer, result: Result, outcome: Outcome, detail: str) -> Result:
+    """Record how the remediation ``result`` (with ``acted`` set) came out, and let the incident go."""
+    from airflow_healer.core.remediate.run import settle_action
+
+    store, acted = healer.store, result.acted
+    assert acted, "conclude() needs a result whose task was cleared"
+    try:
+        if outcome is Outcome.PENDING:
+            store.finish_action(acted["action_id"], outcome, detail)
+        else:
+            status = IncidentStatus.RECOVERED if outcome is Outcome.SUCCESS else IncidentStatus.NOT_RECOVERED
+            settle_action(healer, result.incident_id, acted["action_id"], acted["strategy"], outcome, detail,
+                          status, acted["owner"])
+    finally:
+        store.release(result.incident_id, acted["owner"])
+    result.outcome, result.detail = str(outcome), detail
+    return result
+
+

@@ -43,7 +43,8 @@ class Store(Protocol):
 
     def add_action(self, incident_id: str, action: Action) -> int: ...
 
-    def finish_action(self, action_id: int, outcome: Outcome, detail: str = "") -> None: ...
+    def finish_action(self, action_id: int, outcome: Outcome, detail: str = "", *, only_pending: bool = False) -> bool:
+        """Record an action's outcome (with ``only_pending``: unless one is recorded); True if this call did."""
 
     def claim(self, incident_id: str, owner: str, lease_seconds: float = 600.0) -> bool:
         """Take the incident for ``owner`` unless another owner holds an unexpired lease."""
@@ -60,8 +61,10 @@ class Store(Protocol):
 
     def list_knowledge(self) -> list[dict[str, Any]]: ...
 
-    def add_proposal(self, incident: Incident, strategy: str, change: str, ttl_seconds: float) -> dict[str, Any]:
-        """A pending proposal for a person, expiring after ``ttl_seconds``."""
+    def add_proposal(self, incident: Incident, strategy: str, change: str, ttl_seconds: float, *,
+                     content: dict[str, Any] | None = None, waiter: str = "") -> dict[str, Any]:
+        """A pending proposal for a person, expiring after ``ttl_seconds``: ``content`` says exactly what
+        is proposed, ``waiter`` names the healer task waiting for the decision."""
 
     def get_proposal(self, proposal_id: str) -> dict[str, Any] | None: ...
 
@@ -69,6 +72,13 @@ class Store(Protocol):
 
     def decide_proposal(self, proposal_id: str, approve: bool, user: str, note: str = "") -> dict[str, Any]:
         """Approve or reject a pending proposal once; raises StoreError when decided already or expired."""
+
+    def act_once(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
+                 actor: str, strategy: str) -> bool:
+        """True for the first caller that acts on this failed try; False for every later one."""
+
+    def acted_by(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> str | None:
+        """Who acted on that failed try, or None."""
 
     def record_tier(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, name: str,
                     ladder: list[Any], rung: int) -> None:

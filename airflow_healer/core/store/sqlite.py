@@ -35,14 +35,17 @@ from airflow_healer.exceptions import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Columns added after a version, for stores written by older versions: (table, column, definition).
 _ADDED = [
     (3, table, column, definition)
     for table in ("incidents", "failures")
     for column, definition in (("log_excerpt", "TEXT NOT NULL DEFAULT ''"), ("log_lines", "TEXT NOT NULL DEFAULT '[]'"),
                                ("log_note", "TEXT NOT NULL DEFAULT ''"))
-] + [(4, table, "conn_ids", "TEXT NOT NULL DEFAULT '[]'") for table in ("incidents", "failures")]
+] + [(4, table, "conn_ids", "TEXT NOT NULL DEFAULT '[]'") for table in ("incidents", "failures")] + [
+    (5, "proposals", "content", "TEXT NOT NULL DEFAULT '{}'"),
+    (5, "proposals", "waiter", "TEXT NOT NULL DEFAULT ''"),
+]
 
 
 _SCHEMA = """
@@ -149,7 +152,20 @@ CREATE TABLE IF NOT EXISTS proposals (
     expires_at TEXT NOT NULL,
     decided_by TEXT,
     decided_at TEXT,
-    note TEXT NOT NULL DEFAULT ''
+    note TEXT NOT NULL DEFAULT '',
+    content TEXT NOT NULL DEFAULT '{}',
+    waiter TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS acted (
+    dag_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    map_index INTEGER NOT NULL,
+    try_number INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number)
 );
 CREATE TABLE IF NOT EXISTS blobs (
     name TEXT PRIMARY KEY,
@@ -422,19 +438,24 @@ class SQLiteStore:
             self._log(conn, "action", incident_id, {**asdict(action), "id": action_id, "outcome": action.outcome.value})
         return int(action_id)
 
-    def finish_action(self, action_id: int, outcome: Outcome, detail: str = "") -> None:
+    def finish_action(self, action_id: int, outcome: Outcome, detail: str = "", *, only_pending: bool = False) -> bool:
+        """Record how an action came out; with ``only_pending``, only if nobody did yet (returns whether
+        this call did: the healer task and a task's success callback may both see the same outcome)."""
         with self._tx() as conn:
             row = conn.execute("SELECT incident_id FROM actions WHERE id=?", (action_id,)).fetchone()
             if row is None:
                 raise StoreError(f"No action {action_id} in the healer store {self.path}.")
-            conn.execute(
+            done = conn.execute(
                 # What the action did stays; what came of it is added.
                 "UPDATE actions SET outcome=?, detail=CASE WHEN ?='' THEN detail WHEN detail='' THEN ?"
-                " ELSE detail || '; ' || ? END, finished_at=? WHERE id=?",
+                " ELSE detail || '; ' || ? END, finished_at=? WHERE id=?" + (" AND outcome='pending'" if only_pending
+                                                                            else ""),
                 (outcome.value, detail, detail, detail, utcnow(), action_id),
-            )
-            self._log(conn, "outcome", row["incident_id"], {"action_id": action_id, "outcome": outcome.value,
-                                                             "detail": detail})
+            ).rowcount
+            if done:
+                self._log(conn, "outcome", row["incident_id"], {"action_id": action_id, "outcome": outcome.value,
+                                                                 "detail": detail})
+        return bool(done)
 
     def claim(self, incident_id: str, owner: str, lease_seconds: float = 600.0) -> bool:
         now = datetime.now(timezone.utc)
@@ -468,24 +489,35 @@ class SQLiteStore:
 
     # -- proposals: risky fixes wait for a person ----------------------------------------------
 
-    def add_proposal(self, incident: Incident, strategy: str, change: str, ttl_seconds: float) -> dict[str, Any]:
-        """A pending proposal for ``incident`` that expires after ``ttl_seconds``; returns it."""
+    def add_proposal(self, incident: Incident, strategy: str, change: str, ttl_seconds: float, *,
+                     content: dict[str, Any] | None = None, waiter: str = "") -> dict[str, Any]:
+        """A pending proposal for ``incident`` that expires after ``ttl_seconds``; returns it.
+
+        :param content: what exactly is proposed (see ``core.remediate.proposals.propose``).
+        :param waiter: the healer task that waits for the decision (its Required Actions entry).
+        """
         now = datetime.now(timezone.utc)
         row = {"id": uuid.uuid4().hex[:12], "incident_id": incident.id, "dag_id": incident.dag_id,
                "run_id": incident.run_id, "task_id": incident.task_id, "map_index": incident.map_index,
                "strategy": strategy, "change": change, "status": "pending",
                "created_at": now.isoformat(timespec="milliseconds"),
                "expires_at": (now + timedelta(seconds=ttl_seconds)).isoformat(timespec="milliseconds"),
-               "decided_by": None, "decided_at": None, "note": ""}
+               "decided_by": None, "decided_at": None, "note": "",
+               "content": json.dumps(content or {}, default=str), "waiter": waiter}
         with self._tx() as conn:
             conn.execute(f"INSERT INTO proposals ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                          tuple(row.values()))
-            self._log(conn, "proposal", incident.id, {k: row[k] for k in ("id", "strategy", "change", "expires_at")})
-        return row
+            self._log(conn, "proposal", incident.id, {k: row[k] for k in ("id", "strategy", "change", "expires_at")}
+                      | {"content": content or {}})
+        return {**row, "content": content or {}}
 
     @staticmethod
     def _proposal(row: sqlite3.Row) -> dict[str, Any]:
         out = dict(row)
+        try:
+            out["content"] = json.loads(out.get("content") or "{}")
+        except ValueError:
+            out["content"] = {}
         if out["status"] == "pending" and out["expires_at"] < utcnow():
             out["status"] = "expired"
         return out
@@ -519,6 +551,35 @@ class SQLiteStore:
                                                              "by": user, "note": note})
             current.update(status=status, decided_by=user, decided_at=now, note=note)
         return current
+
+    # -- one action per failed try ----------------------------------------------------------------
+
+    def act_once(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, *,
+                 actor: str, strategy: str) -> bool:
+        """Claim the right to act on one failed try: True for the first caller only, ever.
+
+        Two healers (or a healer task, the watchdog and ``healer_remediate``) that race for the same
+        failed try never both clear it: the key is the try, not the incident's lease.
+        """
+        with self._tx() as conn:
+            taken = conn.execute(
+                "INSERT OR IGNORE INTO acted (dag_id, run_id, task_id, map_index, try_number, actor, strategy, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (dag_id, run_id, task_id, int(map_index), int(try_number), actor, strategy, utcnow()),
+            ).rowcount
+            if not taken:
+                return False
+            self._log(conn, "act_once", None, {"dag_id": dag_id, "run_id": run_id, "task_id": task_id,
+                                               "map_index": map_index, "try_number": try_number, "actor": actor,
+                                               "strategy": strategy})
+        return True
+
+    def acted_by(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> str | None:
+        """Who acted on that try, if anyone did."""
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT actor FROM acted WHERE dag_id=? AND run_id=? AND task_id=? AND map_index=?"
+                               " AND try_number=?", (dag_id, run_id, task_id, int(map_index), int(try_number))).fetchone()
+        return row["actor"] if row else None
 
     # -- resource ladders (what healer.tier rendered) ---------------------------------------------
 

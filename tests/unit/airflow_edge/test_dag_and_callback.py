@@ -7,6 +7,7 @@ from airflow.sdk import DAG, TriggerRule, task
 
 from airflow_healer import HealerNotifier, HealOperator, on_failure_callback, self_healing
 from airflow_healer.core.store import open_store
+from airflow_healer.notifications.callback import on_success_callback
 
 
 def build(existing_callback=None):
@@ -27,11 +28,13 @@ def test_self_healing_adds_one_healer_after_every_task():
     dag = build()
     healer = dag.get_task("healer")
     assert isinstance(healer, HealOperator)
-    assert healer.trigger_rule == TriggerRule.ONE_FAILED and healer.retries == 0
+    # It retries itself (resuming from the store) when Airflow fails it mid-wait; an unhealed run fails it for good.
+    assert healer.trigger_rule == TriggerRule.ONE_FAILED and healer.retries == 2
     assert healer.upstream_task_ids == {"a", "b"}
     assert [t.task_id for t in dag.tasks if not t.downstream_task_ids] == ["healer"]  # the only leaf
     for task_id in ("a", "b"):
         assert on_failure_callback in dag.get_task(task_id).on_failure_callback
+        assert on_success_callback in dag.get_task(task_id).on_success_callback  # a healed try records itself
 
 
 def test_existing_callbacks_are_kept():

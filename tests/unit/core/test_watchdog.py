@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -235,3 +236,48 @@ def test_a_cause_printed_by_a_command_is_not_taken_for_a_state_set_from_outside(
     assert incident.message != SET_FROM_OUTSIDE
     assert incident.error_type.value == "network_timeout"
     assert [line["text"] for line in incident.log_lines] == [curl]
+
+
+def python_log(exc_type: str, exc_value: str) -> list[dict]:
+    return [{"event": "Task failed with exception", "level": "error", "logger": "task", "error_detail": [
+        {"exc_type": exc_type, "exc_value": exc_value, "frames": [], "is_cause": False}]}]
+
+
+def test_a_configured_dag_is_rescaled_one_rung_with_the_action_stored_before_the_clear(healer, store):
+    store.record_tier("etl", "run1", "t", -1, 1, "memory_mb", [512, 1024, 2048], 0)
+    api = FakeApi([ti("etl", operator="_PythonDecoratedOperator")],
+                  {("etl", "t", 1): python_log("MemoryError", "Unable to allocate 1.50 GiB for an array with shape "
+                                                              "(201326592,) and data type float64")})
+    cleared_with = []
+    clear = api.clear
+    api.clear = lambda *a, **k: cleared_with.append([x.strategy for x in store.find_incident(
+        "etl", "run1", "t").actions]) or clear(*a, **k)
+    report = cycle(healer, api, watchdog_heal="etl")
+    assert report.retried == ["etl.t"] and cleared_with == [["rescale"]]
+    [action] = store.find_incident("etl", "run1", "t").actions
+    assert (action.strategy, action.outcome) == ("rescale", Outcome.PENDING)
+    assert action.detail.startswith("memory_mb 512 -> 1024")
+
+
+def test_a_configured_dag_gets_its_connection_refreshed_then_retried(healer, store, tmp_path):
+    secret = tmp_path / "warehouse"
+    secret.write_text("fresh-password\n")
+    failed = {**ti("etl", operator="SQLExecuteQueryOperator"),
+              "rendered_fields": {"sql": "SELECT 1", "conn_id": "warehouse", "hook_params": {}}}
+    api = FakeApi([failed], {("etl", "t", 1): python_log(
+        "psycopg2.OperationalError", 'connection to server at "10.0.0.5", port 5432 failed: FATAL:  password '
+        'authentication failed for user "etl"')})
+    api.updated = []
+    api.update_connection = lambda conn_id, fields: api.updated.append((conn_id, fields)) or {}
+    report = cycle(healer, api, watchdog_heal="etl", credential_sources=json.dumps({"warehouse": f"file://{secret}"}))
+    assert report.retried == ["etl.t"] and api.updated == [("warehouse", {"password": "fresh-password"})]
+    assert api.cleared == [("etl", ["t"])]
+    assert [a.strategy for a in store.find_incident("etl", "run1", "t").actions] == ["refresh_credentials"]
+
+
+def test_a_try_another_healer_acted_on_is_left_alone(healer, store):
+    curl = "curl: (28) Failed to connect to x port 443 after 130002 ms: Connection timed out"
+    assert store.act_once("etl", "run1", "t", -1, 1, actor="healer_remediate:ana", strategy="retry")
+    api = FakeApi([ti("etl")], {("etl", "t", 1): bash_log(curl)})
+    report = cycle(healer, api, watchdog_heal="etl")
+    assert report.retried == [] and api.cleared == []

@@ -4,55 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
 
 import pytest
 
 from airflow_healer.triggers.watchdog import HealerWatchdogTrigger
+from tests.unit.triggers.loopback import LoopbackApi
 
 
-class FakeAirflow:
-    """POST /auth/token and GET .../taskInstances; ``failed_after`` polls answer with no failures first."""
+class FakeAirflow(LoopbackApi):
+    """GET .../taskInstances; ``failed_after`` polls answer with no failures first."""
 
     def __init__(self, *, failed_after=0, list_status=200, token_status=200):
         self.failed_after = failed_after
         self.list_status = list_status
-        self.token_status = token_status
-        self.queries: list[dict] = []
-        outer = self
+        super().__init__(self._answer, token_status=token_status)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet
-                pass
+    def _answer(self, path, query):
+        if self.list_status != 200:
+            return self.list_status, {"detail": "nope"}
+        found = len(self.queries) > self.failed_after
+        return 200, {"task_instances": [], "total_entries": 2 if found else 0}
 
-            def _send(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self._send(outer.token_status, {"access_token": "t"} if outer.token_status == 200 else {})
-
-            def do_GET(self):  # noqa: N802
-                url = urlparse(self.path)
-                outer.queries.append({k: v[0] for k, v in parse_qs(url.query).items()})
-                if outer.list_status != 200:
-                    return self._send(outer.list_status, {"detail": "nope"})
-                found = len(outer.queries) > outer.failed_after
-                self._send(200, {"task_instances": [], "total_entries": 2 if found else 0})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+    @property
+    def parsed(self):
+        return [{k: v[0] for k, v in parse_qs(q).items()} for q in self.queries]
 
 
 @pytest.fixture
@@ -87,7 +63,7 @@ def test_it_serializes_to_its_path_and_primitive_kwargs():
 def test_it_fires_once_something_failed_after_the_watermark(fake):
     assert first_event(trigger()) == {"status": "found", "count": 2, "since": "2026-12-01T00:00:00.000000Z"}
     assert len(fake.queries) == 3
-    query = fake.queries[-1]
+    query = fake.parsed[-1]
     assert (query["state"], query["end_date_gt"], query["limit"]) == ("failed", "2026-12-01T00:00:00.000000Z", "1")
     assert query["end_date_lte"] < "2099"  # failures younger than the settle time wait
 

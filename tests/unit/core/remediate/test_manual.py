@@ -101,3 +101,64 @@ def test_the_same_failed_try_is_never_acted_on_twice_at_once(healer, store):
     assert store.claim(incident.id, "another-healer")
     with pytest.raises(RemediationRefused, match="Another healer is acting"):
         remediate(healer, Run(), ask(dry_run=False), sleep=lambda s: None)
+
+
+def test_a_try_is_remediated_once_whoever_asks_first(healer, store):
+    assert store.act_once("etl", "r1", "extract", -1, 1, actor="healer:etl:r1", strategy="retry")
+    run = Run()
+    with pytest.raises(RemediationRefused, match="acted on already by healer:etl:r1"):
+        remediate(healer, run, ask(dry_run=False), sleep=lambda s: None)
+    assert run.cleared == []
+    # The refusal released the incident: the next try can be remediated.
+    assert store.claim(store.find_incident("etl", "r1", "extract").id, "someone-else")
+
+
+def test_without_waiting_the_result_is_pending_and_concluded_later(healer, store):
+    from airflow_healer.core.remediate.manual import check_outcome, conclude
+
+    run = Run()
+    request = ask(dry_run=False)
+    result = remediate(healer, run, request, wait=False)
+    assert result.outcome == "pending" and result.acted["cleared_try"] == 1 and len(run.cleared) == 1
+    outcome, detail = check_outcome(run, request, 1)
+    assert (outcome, detail) == (Outcome.SUCCESS, "try 2 success")
+    conclude(healer, result, outcome, detail)
+    incident = store.find_incident("etl", "r1", "extract")
+    assert incident.status is IncidentStatus.RECOVERED and incident.actions[-1].outcome is Outcome.SUCCESS
+    assert store.claim(incident.id, "someone-else")  # released
+
+
+def proposal_for(store, status):
+    incident = store.find_incident("etl", "r1", "extract")
+    proposal = store.add_proposal(incident, "grant_permission", "grant roles/bigquery.dataViewer to etl@", 3600)
+    if status != "pending":
+        store.decide_proposal(proposal["id"], status == "approved", "ana", "granted")
+    return proposal["id"]
+
+
+@pytest.mark.parametrize("status, says", [("pending", "not approved: approve it first"),
+                                          ("rejected", "is rejected, not approved")])
+def test_a_proposal_that_is_not_approved_is_not_applied(healer, store, status, says):
+    from airflow_healer.core.remediate.manual import apply_proposal
+
+    run = Run()
+    with pytest.raises(RemediationRefused, match=says):
+        apply_proposal(healer, run, proposal_for(store, status), user="bob", sleep=lambda s: None)
+    with pytest.raises(RemediationRefused, match="No proposal 'nope'"):
+        apply_proposal(healer, run, "nope")
+    assert run.cleared == []
+
+
+def test_an_approved_proposal_is_applied_once_and_its_task_retried(healer, store):
+    from airflow_healer.core.remediate.manual import apply_proposal
+
+    run = Run()
+    proposal_id = proposal_for(store, "approved")
+    request, result = apply_proposal(healer, run, proposal_id, user="bob", sleep=lambda s: None)
+    assert (request.task_id, result.strategy, result.outcome) == ("extract", "grant_permission", "success")
+    action = store.find_incident("etl", "r1", "extract").actions[-1]
+    assert action.strategy == "grant_permission" and "approved by ana) by bob" in action.detail
+    run.ti.update(state="failed")  # it failed again: that new try may be acted on, once
+    run.heal = False
+    request, again = apply_proposal(healer, run, proposal_id, user="bob", sleep=lambda s: None)
+    assert again.outcome == "failed" and len(run.cleared) == 2
