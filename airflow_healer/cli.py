@@ -413,6 +413,9 @@ def _decide(args: argparse.Namespace, approve: bool) -> int:
         print(f"airflow-healer: {exc}", file=sys.stderr)
         return 1
     what = "approved: the healer retries the task in its run" if approve else "rejected: the run ends failed"
+    if approve and not proposal.get("waiter"):
+        what = (f"approved; no healer task waits for it: trigger healer_remediate with "
+                f"{{\"proposal_id\": \"{proposal['id']}\"}} to carry it out")
     print(f"Proposal {proposal['id']} for {proposal['dag_id']}.{proposal['task_id']} {what}.")
     _answer_required_action(args, proposal, approve)
     return 0

@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 import httpx
 
+from airflow_healer.core.remediate.registry import STRATEGIES
 from airflow_healer.standalone import LocalAirflow
 
 DAGS = Path(__file__).resolve().parent / "fault_dags"
@@ -49,7 +50,7 @@ FAULTS = [
     ("iam", "403 IAM denial (permanent)", False),
 ]
 VARIANTS = ("healer", "retries3")
-RISKY = {"grant_permission", "update_schema", "quarantine_data", "install_dependency"}
+RISKY = {s.name for s in STRATEGIES if s.risky}  # the strategies a person must approve
 NOT_TAKEN = {"proposed", "skipped"}
 STALE, FRESH = "stale-token-2025-11", "fresh-token-2026-01"
 APPROVAL_TIMEOUT = "60s"

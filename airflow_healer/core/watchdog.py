@@ -323,10 +323,18 @@ class Watchdog:
         if decision.verdict is not Verdict.ACT or decision.strategy is None:
             status = {Verdict.OBSERVE: IncidentStatus.OPEN, Verdict.GIVE_UP: IncidentStatus.NOT_RECOVERED}.get(
                 decision.verdict, IncidentStatus.ESCALATED)
+            reason = decision.reason
             if decision.verdict is Verdict.PROPOSE and decision.strategy is not None:
                 store.add_action(incident.id, Action(decision.strategy.name, decision.attempt, Outcome.PROPOSED,
                                                      decision.reason, risky=decision.strategy.risky))
-            store.set_status(incident.id, status, decision.reason)
+                # No healer task waits in this run: a person approves, then carries it out with
+                # healer_remediate (proposal_id) or ApplyProposalOperator.
+                content = self.healer.propose(incident, decision, classification.error_type)
+                proposal = store.add_proposal(incident, decision.strategy.name, content.get("summary") or reason,
+                                              self.config.approval_timeout_seconds, content=content)
+                reason = (f"proposal {proposal['id']}: {proposal['change']}; approve it, then trigger "
+                          f"healer_remediate with proposal_id={proposal['id']}")
+            store.set_status(incident.id, status, reason)
             return None
         strategy, tries = decision.strategy.name, incident.last_try_number
         if not store.act_once(incident.dag_id, incident.run_id, incident.task_id, map_index, tries,

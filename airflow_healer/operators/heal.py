@@ -38,6 +38,8 @@ class HealOperator(BaseOperator):
     :param max_attempts: retries per task in this run; ``[healer] max_attempts`` by default.
     :param mode: ``observe``, ``recommend`` or ``act``; ``[healer] mode`` by default.
     :param healer: a ready :class:`Healer` (tests, custom stores); built from the config otherwise.
+    :param notifiers: called with the task's context whenever it asks people (Airflow's HITL notifiers, a
+        ``BaseNotifier`` that posts to Slack or sends a mail, as for ``HITLOperator``).
     :param deferrable: wait for backoffs, re-runs and approvals without a worker slot: in the triggerer
         (:class:`~airflow_healer.triggers.run.HealerRunTrigger`), or for people alone in
         ``awaiting_input`` (Airflow >= 3.3). False polls from the worker slot, as before.
@@ -58,6 +60,7 @@ class HealOperator(BaseOperator):
         mode: str | None = None,
         healer: Healer | None = None,
         deferrable: bool = True,
+        notifiers: Sequence[Any] | None = None,
         **kwargs: Any,
     ):
         kwargs.setdefault("trigger_rule", TriggerRule.ONE_FAILED)
@@ -71,6 +74,7 @@ class HealOperator(BaseOperator):
         self.mode = mode
         self.healer = healer
         self.deferrable = deferrable
+        self.notifiers = list(notifiers or [])
 
     def _config(self) -> HealerConfig:
         overrides = {k: v for k, v in (("airflow_api_conn_id", self.airflow_api_conn_id),
@@ -229,3 +233,8 @@ class HealOperator(BaseOperator):
             params={},
         )
         self._asked = True
+        for notifier in self.notifiers:
+            try:
+                notifier(context)
+            except Exception as exc:  # noqa: BLE001 - the entry is asked; a notifier must not undo it
+                self.log.warning("A notifier failed to tell people about the proposal: %s", exc)

@@ -97,6 +97,8 @@ class _TaskInstanceOperator(BaseOperator):
         from airflow_healer.core.types import Outcome
 
         assert result is not None and request is not None
+        self.target_dag_id, self.target_run_id, self.target_task_id = (
+            request["dag_id"], request["run_id"], request["task_id"])
         healer = self._healer()
         req, res = Request(**request), Result.from_dict(result)
         outcome, detail = check_outcome(AirflowApiHook(healer.config.airflow_api_conn_id), req,
@@ -106,6 +108,23 @@ class _TaskInstanceOperator(BaseOperator):
             if (event or {}).get("status") == "error":
                 detail += f" (the trigger could not watch the run: {event.get('message')})"
         return self._report(conclude(healer, res, outcome, detail), req.dry_run)
+
+    def _apply(self, context: Any, proposal_id: str, wait_seconds: float) -> Any:
+        """Carry out an approved proposal, then wait for its task's next try (deferred)."""
+        from airflow_healer.core.remediate.manual import RemediationRefused, apply_proposal
+
+        healer = self._healer()
+        run = context.get("dag_run")
+        user = getattr(run, "triggering_user_name", None) or ""
+        try:
+            request, result = apply_proposal(healer, AirflowApiHook(healer.config.airflow_api_conn_id),
+                                             proposal_id.strip(), user=user, wait=False, wait_seconds=wait_seconds)
+        except RemediationRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+        self.target_dag_id, self.target_run_id, self.target_task_id = request.dag_id, request.run_id, request.task_id
+        if result.outcome == "pending":
+            self._wait_for_try(healer, request, result.as_dict(), wait_seconds)
+        return self._report(result, False)
 
     def _report(self, result: Any, dry_run: bool) -> Any:
         self.log.info("%s.%s: %s (%.2f); %s -> %s: %s", self.target_dag_id, self.target_task_id, result.error_type,
@@ -169,16 +188,21 @@ class RemediateOperator(RetryTaskOperator):
 
     :param strategy: ``auto``, ``retry``, ``rescale`` or ``refresh_credentials`` (templated).
     :param reason: why, recorded with the action (templated).
+    :param proposal_id: an approved proposal to carry out instead (templated): its task is the target.
     """
 
-    template_fields: Sequence[str] = (*_TaskInstanceOperator.template_fields, "strategy", "reason", "dry_run")
+    template_fields: Sequence[str] = (*_TaskInstanceOperator.template_fields, "strategy", "reason", "dry_run",
+                                      "proposal_id")
 
-    def __init__(self, *, strategy: str = "auto", reason: str = "", **kwargs: Any):
+    def __init__(self, *, strategy: str = "auto", reason: str = "", proposal_id: str = "", **kwargs: Any):
         super().__init__(**kwargs)
         self.strategy = strategy
         self.reason = reason
+        self.proposal_id = proposal_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        if str(self.proposal_id or "").strip():
+            return self._apply(context, str(self.proposal_id), 1800)
         dry = self.dry_run if isinstance(self.dry_run, bool) else str(self.dry_run).lower() in ("true", "1", "yes")
         return self._run(context, str(self.strategy), dry, str(self.reason))
 
@@ -188,8 +212,10 @@ class ApplyProposalOperator(_TaskInstanceOperator):
     BigQuery schema update, through the google provider's hook), then retry its task in its own run and
     wait for the try without a worker slot. A proposal that is not approved fails the task, saying so.
 
-    The healer task of a self-healing run does this itself once a proposal is approved; this operator is
-    for proposals whose run has ended (the healer gave up waiting) or for DAGs without a healer.
+    The healer task of a self-healing run does this itself once a proposal is approved; this operator (and
+    ``healer_remediate`` with ``proposal_id``) is for proposals no healer task waits for: those the watchdog
+    opens for the DAGs it heals. A try acted on already (by a healer that saw the approval) is not acted on
+    twice.
 
     :param proposal_id: the proposal (templated); ``airflow-healer proposals list`` shows them.
     :param wait_seconds: how long to wait for the task's next try.
@@ -205,25 +231,4 @@ class ApplyProposalOperator(_TaskInstanceOperator):
         self.wait_seconds = wait_seconds
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_healer.core.remediate.manual import RemediationRefused, apply_proposal
-
-        healer = self._healer()
-        run = context.get("dag_run")
-        user = getattr(run, "triggering_user_name", None) or ""
-        try:
-            request, result = apply_proposal(healer, AirflowApiHook(healer.config.airflow_api_conn_id),
-                                             str(self.proposal_id).strip(), user=user, wait=False,
-                                             wait_seconds=self.wait_seconds)
-        except RemediationRefused as exc:
-            raise AirflowFailException(str(exc)) from exc
-        self.target_dag_id, self.target_run_id, self.target_task_id = request.dag_id, request.run_id, request.task_id
-        if result.outcome == "pending":
-            self._wait_for_try(healer, request, result.as_dict(), self.wait_seconds)
-        return self._report(result, False)
-
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None,
-                         request: dict[str, Any] | None = None, wait_seconds: float = 1800) -> Any:
-        if request:
-            self.target_dag_id, self.target_run_id, self.target_task_id = (
-                request["dag_id"], request["run_id"], request["task_id"])
-        return super().execute_complete(context, event, result, request, wait_seconds)
+        return self._apply(context, str(self.proposal_id), self.wait_seconds)

@@ -59,3 +59,35 @@ def test_the_remediation_heals_the_task_in_its_own_run_and_records_who(airflow, 
     action = incident["actions"][-1]
     assert (action["strategy"], action["outcome"]) == ("retry", "success")
     assert "healer_remediate by admin: partner API back up" in action["detail"]
+
+
+def test_an_approved_proposal_no_healer_waits_for_is_carried_out_by_healer_remediate(airflow):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from airflow_healer.core.store import open_store
+
+    # A failure only the callback recorded; a proposal for it that no healer task waits for (as the watchdog
+    # opens them for the DAGs it heals) is approved and carried out.
+    run_id = airflow.trigger("it_apply")
+    assert airflow.wait_for_run("it_apply", run_id, timeout=300) == "failed"
+    store = open_store(f"sqlite:///{airflow.home / 'healer.db'}")
+    incident = store.find_incident("it_apply", run_id, "load_table")
+    proposal = store.add_proposal(incident, "grant_permission", "grant roles/bigquery.dataEditor", 600)
+    cli = [str(Path(sys.executable).parent / "airflow-healer"), "proposals", "approve", proposal["id"]]
+    approved = subprocess.run(cli, capture_output=True, text=True, env={**airflow.env, "AIRFLOW_HEALER_USER": "ana"})
+    assert approved.returncode == 0 and "trigger healer_remediate" in approved.stdout
+    (airflow.home / "it_apply_granted").touch()  # ana granted the role
+    remediation, state = remediate(airflow, proposal_id=proposal["id"])
+    assert state == "success", task_log(airflow, remediation)
+    tries = airflow.task_tries("it_apply", run_id, "load_table")
+    assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")]
+    incident = store.get_incident(incident.id)
+    assert incident.status.value == "recovered"
+    action = incident.actions[-1]
+    assert (action.strategy, action.outcome.value) == ("grant_permission", "success")
+    assert f"apply proposal {proposal['id']} (approved by ana) by admin" in action.detail
+    # Carried out once: asking again finds no failed try to act on.
+    again, state = remediate(airflow, proposal_id=proposal["id"])
+    assert state == "failed" and "only a failed task instance can be remediated" in task_log(airflow, again)

@@ -53,6 +53,9 @@ STRATEGIES: tuple[Strategy, ...] = (
              executable=False),
     Strategy("quarantine_data", frozenset({E.DATA_CORRUPTION}), True,
              "Propose moving the bad input aside and re-running on the rest.", executable=False),
+    Strategy("change_setting", frozenset({E.CONFIGURATION_ERROR}), True,
+             "Propose the setting to change: the Airflow Variable, connection, environment variable or option "
+             "the error names.", executable=False),
 )
 
 

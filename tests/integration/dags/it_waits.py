@@ -9,7 +9,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG, task
 
-from airflow_healer import self_healing
+from airflow_healer import on_failure_callback, self_healing
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 HOME = Path(os.environ.get("AIRFLOW_HOME", "."))
@@ -40,3 +40,15 @@ for dag_id in ("it_required_action", "it_expired"):
         load_table()
     self_healing(dag)
     globals()[dag_id] = dag
+
+# The failure callback alone, no healer task: nobody waits in the run for a proposal (as with the watchdog's).
+with DAG(dag_id="it_apply", schedule=None, start_date=START, catchup=False):
+
+    @task(task_id="load_table", retries=0, on_failure_callback=on_failure_callback)
+    def load_unwired() -> None:
+        if not (HOME / "it_apply_granted").exists():
+            raise RuntimeError(
+                "google.api_core.exceptions.Forbidden: 403 Access Denied: Table acme:sales.orders: Permission "
+                "bigquery.tables.updateData denied on table acme:sales.orders (or it may not exist).")
+
+    load_unwired()

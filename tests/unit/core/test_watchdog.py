@@ -281,3 +281,17 @@ def test_a_try_another_healer_acted_on_is_left_alone(healer, store):
     api = FakeApi([ti("etl")], {("etl", "t", 1): bash_log(curl)})
     report = cycle(healer, api, watchdog_heal="etl")
     assert report.retried == [] and api.cleared == []
+
+
+def test_a_risky_fix_in_a_configured_dag_opens_a_proposal_that_says_how_to_carry_it_out(healer, store):
+    forbidden = ("google.api_core.exceptions.Forbidden: 403 Access Denied: Table acme:sales.orders: Permission "
+                 "bigquery.tables.getData denied on table acme:sales.orders (or it may not exist).")
+    api = FakeApi([ti("etl", operator="BigQueryInsertJobOperator")],
+                  {("etl", "t", 1): python_log("google.api_core.exceptions.Forbidden", forbidden)})
+    report = cycle(healer, api, watchdog_heal="etl")
+    assert report.retried == [] and api.cleared == []
+    [proposal] = store.list_proposals(status="pending")
+    assert (proposal["strategy"], proposal["waiter"]) == ("grant_permission", "")
+    assert proposal["content"]["role"] == "roles/bigquery.dataViewer"
+    incident = store.find_incident("etl", "run1", "t")
+    assert f"healer_remediate with proposal_id={proposal['id']}" in incident.reason

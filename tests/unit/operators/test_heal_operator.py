@@ -20,7 +20,8 @@ def asked(monkeypatch):
 
 
 def test_a_proposal_is_asked_in_required_actions_with_its_content(config, store, asked):
-    op = HealOperator(task_id="healer")
+    told = []
+    op = HealOperator(task_id="healer", notifiers=[told.append, lambda context: 1 / 0])
     op._asked = False
     run = permission_run(store)
     ti = type("TI", (), {"id": "0193a1b2-0000-7000-8000-000000000001"})()
@@ -32,6 +33,7 @@ def test_a_proposal_is_asked_in_required_actions_with_its_content(config, store,
     assert call["params"] == {} and call["multiple"] is False  # the API refuses params=None (422)
     assert "extract" in call["subject"] and wait.proposals[0] in call["body"]
     assert op._asked
+    assert len(told) == 1  # the HITL notifiers were told (a failing one changes nothing)
 
 
 @pytest.mark.parametrize("event, decided", [

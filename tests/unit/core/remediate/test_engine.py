@@ -50,12 +50,17 @@ def test_registry_lookup():
     assert get_strategy("retry") is STRATEGIES[0]
     assert strategy_for(ErrorType.DISK_SPACE_FULL).name == "rescale"
     assert strategy_for(ErrorType.AUTHENTICATION_FAILURE).name == "refresh_credentials"
+    # Every type but unknown has a strategy; the risky ones are proposals for a person.
+    assert strategy_for(ErrorType.CONFIGURATION_ERROR).name == "change_setting"
+    assert all(strategy_for(t).risky for t in (ErrorType.PERMISSION_DENIED, ErrorType.SCHEMA_MISMATCH,
+                                                 ErrorType.DATA_CORRUPTION, ErrorType.MISSING_DEPENDENCY,
+                                                 ErrorType.CONFIGURATION_ERROR))
     with pytest.raises(NoStrategy, match="unknown"):
         strategy_for(ErrorType.UNKNOWN)
     with pytest.raises(NoStrategy, match="known strategies: retry"):
         get_strategy("reboot")
     risky = {s.name for s in STRATEGIES if s.risky}
-    assert risky == {"grant_permission", "update_schema", "install_dependency", "quarantine_data"}
+    assert risky == {"grant_permission", "update_schema", "install_dependency", "quarantine_data", "change_setting"}
 
 
 def test_network_retries_back_off_with_jitter(config):
