@@ -404,44 +404,17 @@ def cmd_proposals_list(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace, approve: bool) -> int:
+    from airflow_healer.approvals import decide
     from airflow_healer.exceptions import StoreError
 
     try:
-        proposal = _store(args).decide_proposal(args.proposal_id, approve, _user(args),
-                                                (args.note if approve else args.reason) or "")
+        _, message = decide(_store(args), args.proposal_id, approve, _user(args),
+                            (args.note if approve else args.reason) or "")
     except StoreError as exc:
         print(f"airflow-healer: {exc}", file=sys.stderr)
         return 1
-    what = "approved: the healer retries the task in its run" if approve else "rejected: the run ends failed"
-    if approve and not proposal.get("waiter"):
-        what = (f"approved; no healer task waits for it: trigger healer_remediate with "
-                f"{{\"proposal_id\": \"{proposal['id']}\"}} to carry it out")
-    print(f"Proposal {proposal['id']} for {proposal['dag_id']}.{proposal['task_id']} {what}.")
-    _answer_required_action(args, proposal, approve)
+    print(message)
     return 0
-
-
-def _answer_required_action(args: argparse.Namespace, proposal: dict[str, Any], approve: bool) -> None:
-    """Answer the waiting healer task's entry in Airflow's Required Actions too: it resumes at once (it may
-    wait in awaiting_input), and the page no longer asks for what is decided."""
-    from airflow_healer.core.remediate.run import APPROVE, REJECT
-    from airflow_healer.exceptions import AirflowApiError, RunNotFound
-    from airflow_healer.hooks.airflow_api import AirflowApiHook
-
-    for waiter in filter(None, (proposal.get("waiter") or "").split(",")):
-        try:
-            AirflowApiHook(HealerConfig.load().airflow_api_conn_id, max_tries=2).respond_hitl(
-                proposal["dag_id"], proposal["run_id"], waiter, [APPROVE if approve else REJECT])
-            return
-        except RunNotFound:
-            continue  # that healer task asked nothing (an older healer, or another of the DAG's healers)
-        except AirflowApiError as exc:
-            if exc.status_code == 409:
-                return  # answered already, in the UI
-            print(f"airflow-healer: could not answer the healer's Required Actions entry ({exc}); the healer "
-                  "sees the decision within its poll interval when it waits in the triggerer, or when the "
-                  "proposal expires when it waits in awaiting_input.", file=sys.stderr)
-            return
 
 
 def cmd_proposals_approve(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""The Airflow plugin: mounts the healer's app on the API server. Nothing else happens here."""
+"""The Airflow plugin: mounts the healer's app on the API server and puts the Healer page in Airflow's
+navigation (shown inside Airflow's UI, with its look and its login). Nothing else happens here."""
 
 from __future__ import annotations
 
@@ -10,3 +11,6 @@ from airflow_healer.ui.app import create_app
 class HealerPlugin(AirflowPlugin):
     name = "airflow_healer"
     fastapi_apps = [{"app": create_app(), "url_prefix": "/healer", "name": "Healer"}]
+    # url_route: Airflow's UI shows the page in its own frame at /plugin/healer.
+    external_views = [{"name": "Healer", "href": "/healer/", "destination": "nav", "url_route": "healer",
+                       "category": "browse"}]

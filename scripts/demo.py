@@ -87,7 +87,7 @@ def main() -> int:
 Where to look:
   Airflow UI:   {airflow.base_url}   login: admin / {airflow.password}
   Incidents:    AIRFLOW_HOME={HOME} .venv/bin/airflow-healer incidents list
-  Healer API:   {airflow.base_url}/healer/api/incidents (logged in)
+  Healer page:  {airflow.base_url}/healer/ (logged in; also under Browse > Healer in Airflow's UI)
 """, flush=True)
         if args.exit:
             return 0 if state == "success" else 1

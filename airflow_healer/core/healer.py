@@ -160,12 +160,16 @@ class Healer:
             log.warning("Could not read the ladders of %s.%s: %s", incident.dag_id, incident.task_id, exc)
             tiers = []
         message = compose(incident.message, [line["text"] for line in incident.log_lines])
+        config = self.config
+        override = mode_override(self.store)
+        if override and override["mode"] != config.mode:
+            config = config.replace(mode=override["mode"])  # set on the Healer page: observe is the emergency stop
         forced = None
         if force is not None:
             from airflow_healer.core.remediate.registry import get_strategy
 
             forced = get_strategy(force)
-        return decide(classification, attempts, self.config, message=message, tiers=tiers, rescales_done=rescales,
+        return decide(classification, attempts, config, message=message, tiers=tiers, rescales_done=rescales,
                       conn_ids=incident.conn_ids, credential_sources=self.credential_sources, force=forced)
 
     def propose(self, incident: Incident, decision: Decision, error_type: Any = None) -> dict[str, Any]:
@@ -188,3 +192,30 @@ class Healer:
         from airflow_healer.hooks.credentials import parse_sources
 
         return parse_sources(self.config.credential_sources)
+
+
+MODE_BLOB = "settings/mode"
+
+
+def mode_override(store: Store) -> dict[str, Any] | None:
+    """The mode set on the Healer page (``mode``, ``by``, ``reason``, ``at``), over ``[healer] mode``; None if unset."""
+    import json
+
+    try:
+        blob = store.get_blob(MODE_BLOB)
+        return json.loads(blob) if blob else None
+    except Exception as exc:  # noqa: BLE001 - the configured mode holds
+        log.warning("Could not read the mode set on the Healer page: %s", exc)
+        return None
+
+
+def set_mode_override(store: Store, mode: str, user: str, reason: str = "") -> None:
+    import json
+
+    from airflow_healer.core.store.base import utcnow
+
+    if mode not in ("observe", "recommend", "act"):
+        raise ValueError(f"mode must be observe, recommend or act, not {mode!r}")
+    record = {"mode": mode, "by": user, "reason": reason, "at": utcnow()}
+    store.put_blob(MODE_BLOB, json.dumps(record).encode(), record)
+    log.warning("The healer's mode is now %s, set by %s%s", mode, user, f": {reason}" if reason else "")

@@ -12,6 +12,9 @@ def test_the_installed_package_registers_the_plugin_entry_point():
     plugin = ep.load()
     assert plugin.name == "airflow_healer"
     assert plugin.fastapi_apps[0]["url_prefix"] == "/healer"
+    # The Healer page in Airflow's own navigation, shown inside its UI.
+    [view] = plugin.external_views
+    assert (view["name"], view["href"], view["destination"], view["url_route"]) == ("Healer", "/healer/", "nav", "healer")
 
 
 def test_the_plugins_folder_file_stays_quiet_when_the_package_is_installed():

@@ -6,14 +6,76 @@ actions, and an append-only ledger of every change. Model and index files are ke
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
 from airflow_healer.core.types import Action, Classification, Failure, Incident, IncidentStatus, Outcome
 
+#: The most incidents one page of ``incident_page`` returns, whatever ``limit`` asks for.
+MAX_PAGE = 500
+#: The statuses of an incident someone or something still has to act on.
+ACTIVE_STATUSES = (IncidentStatus.OPEN, IncidentStatus.HEALING, IncidentStatus.ESCALATED)
+
 
 def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def utc_iso(moment: datetime | str) -> str:
+    """``moment`` as the store writes times (UTC, milliseconds, ``+00:00``), so that strings compare as times.
+
+    A naive datetime or string is taken as UTC; raises ValueError for text that is not an ISO time.
+    """
+    if isinstance(moment, str):
+        # Python 3.10's fromisoformat does not read a trailing Z.
+        moment = datetime.fromisoformat(moment[:-1] + "+00:00" if moment.endswith(("Z", "z")) else moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def encode_cursor(created_at: str, incident_id: str) -> str:
+    """The opaque ``next`` of a page: where the next page starts (the last incident shown)."""
+    return base64.urlsafe_b64encode(json.dumps([created_at, incident_id]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """(created_at, id) from :func:`encode_cursor`; ValueError for anything else."""
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        value = None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise ValueError(f"Invalid page cursor {cursor[:40]!r}: pass back the `next` of the previous page, "
+                         "or leave it out for the first page.")
+    return value[0], value[1]
+
+
+def linear_forecast(counts: Sequence[float], ahead: int = 7) -> list[float]:
+    """The least-squares line through ``counts`` (one a day) carried ``ahead`` days on, never below 0."""
+    n = len(counts)
+    if n == 0:
+        return [0.0] * ahead
+    mean_x, mean_y = (n - 1) / 2, sum(counts) / n
+    spread = sum((x - mean_x) ** 2 for x in range(n))
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(counts)) / spread if spread else 0.0
+    return [round(max(0.0, mean_y + slope * (x - mean_x)), 3) for x in range(n, n + ahead)]
+
+
+#: Payload keys an event's one-line text is made of, in this order.
+_EVENT_KEYS = ("task", "strategy", "error_type", "outcome", "status", "by", "reason", "detail", "note", "name")
+
+
+def event_text(kind: str, payload: dict[str, Any], width: int = 160) -> str:
+    """A ledger entry in a line for a feed: ``etl.extract try 2``, ``retry pending``, ``recovered``."""
+    parts = [str(payload[k]) for k in _EVENT_KEYS if payload.get(k) not in (None, "")]
+    if kind == "failure" and payload.get("try_number") is not None:
+        parts.insert(1, f"try {payload['try_number']}")
+    return " ".join(parts)[:width]
 
 
 @runtime_checkable
@@ -92,4 +154,27 @@ class Store(Protocol):
     def get_blob(self, name: str) -> bytes | None: ...
 
     def list_blobs(self, prefix: str = "") -> list[dict[str, Any]]: ...
+
+    # What the Healer page shows, computed in the store a page at a time (never every row in Python).
+
+    def similar_incidents(self, incident_id: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Other incidents with the same fingerprint, newest first, as summaries."""
+
+    def incident_page(self, *, dag_id: str | None = None, status: str | None = None, error_type: str | None = None,
+                      search: str | None = None, since: datetime | str | None = None, limit: int = 50,
+                      before: str | None = None) -> dict[str, Any]:
+        """Incident summaries, newest first: ``{"incidents": [...], "next": cursor | None, "total": int}``.
+
+        :param search: a case-insensitive substring of the DAG id, task id or message (% and _ are literal).
+        :param since: only incidents created at or after this time.
+        :param limit: incidents a page (at most :data:`MAX_PAGE`).
+        :param before: the ``next`` of the previous page; raises ValueError for a cursor that is not one.
+        """
+
+    def overview(self, *, now: datetime | str | None = None, window_hours: float = 24) -> dict[str, Any]:
+        """Counts by status, the active incidents, DAG health in the window, pending proposals, recent events."""
+
+    def analytics(self, *, days: int = 30, now: datetime | str | None = None) -> dict[str, Any]:
+        """Daily counts (zero-filled), error types, strategy success rates, time to recovery, top DAGs and
+        tasks, and a 7-day forecast, over the last ``days`` UTC days."""
 

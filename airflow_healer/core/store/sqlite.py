@@ -14,14 +14,23 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow_healer.core.store.base import utcnow
+from airflow_healer.core.store.base import (
+    ACTIVE_STATUSES,
+    MAX_PAGE,
+    decode_cursor,
+    encode_cursor,
+    event_text,
+    linear_forecast,
+    utc_iso,
+    utcnow,
+)
 from airflow_healer.core.types import (
     Action,
     Classification,
@@ -35,7 +44,7 @@ from airflow_healer.exceptions import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Columns added after a version, for stores written by older versions: (table, column, definition).
 _ADDED = [
     (3, table, column, definition)
@@ -78,8 +87,6 @@ CREATE TABLE IF NOT EXISTS incidents (
     claimed_until TEXT,
     UNIQUE (dag_id, run_id, task_id, map_index)
 );
-CREATE INDEX IF NOT EXISTS incidents_created ON incidents (created_at);
-CREATE INDEX IF NOT EXISTS incidents_fingerprint ON incidents (fingerprint);
 CREATE TABLE IF NOT EXISTS failures (
     incident_id TEXT NOT NULL REFERENCES incidents (id),
     try_number INTEGER NOT NULL,
@@ -175,6 +182,43 @@ CREATE TABLE IF NOT EXISTS blobs (
 );
 """
 
+#: The columns of an incident's summary (a row of the incident list), long texts cut.
+_SUMMARY = ("id, dag_id, task_id, run_id, map_index, error_type, confidence, status, substr(reason, 1, 300) AS reason,"
+            " substr(message, 1, 300) AS message, created_at, updated_at, last_try_number")
+#: The median time to recovery is of the newest this many recoveries: sorting them all would cost
+#: more than all the rest of ``analytics`` on a million incidents.
+MEDIAN_SAMPLE = 50_000
+_ACTIVE_IN = f"status IN ({', '.join(repr(s.value) for s in ACTIVE_STATUSES)})"
+
+
+def _where(clauses: Sequence[str]) -> str:
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` for a LIKE with ``ESCAPE '\\'``: its %, _ and backslashes match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+#: Run after the columns are added, so that an index may name a column a later version added.
+#: incidents_search serves the newest-first order, the keyset and time windows, and lets a search read
+#: the searched columns from the index instead of every (wide) row. The others: incident_page's
+#: filters (status, DAG, error type), the groupings of analytics (each scanned in its own order), an
+#: incident's actions and ledger, the pending proposals.
+_INDEXES = """
+DROP INDEX IF EXISTS incidents_created;
+CREATE INDEX IF NOT EXISTS incidents_search ON incidents (created_at, id, dag_id, task_id, message);
+CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, created_at, id, updated_at);
+CREATE INDEX IF NOT EXISTS incidents_dag ON incidents (dag_id, created_at, id, status);
+CREATE INDEX IF NOT EXISTS incidents_dag_task ON incidents (dag_id, task_id, created_at);
+CREATE INDEX IF NOT EXISTS incidents_error_type ON incidents (error_type, created_at, id);
+CREATE INDEX IF NOT EXISTS incidents_fingerprint ON incidents (fingerprint);
+CREATE INDEX IF NOT EXISTS actions_incident ON actions (incident_id);
+CREATE INDEX IF NOT EXISTS actions_strategy ON actions (strategy, outcome, started_at);
+CREATE INDEX IF NOT EXISTS ledger_incident ON ledger (incident_id);
+CREATE INDEX IF NOT EXISTS proposals_status ON proposals (status, expires_at);
+"""
+
 
 class SQLiteStore:
     """Incidents in a SQLite file.
@@ -237,6 +281,9 @@ class SQLiteStore:
                 have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
                 if version < added_in and column not in have:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            for statement in _INDEXES.split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -272,6 +319,14 @@ class SQLiteStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: the several queries of one page see the same store."""
+        with self._tx(write=False) as conn:
+            conn.execute("BEGIN")
+            yield conn
+            conn.execute("COMMIT")
 
     @staticmethod
     def _log(conn: sqlite3.Connection, kind: str, incident_id: str | None, payload: dict[str, Any]) -> None:
@@ -487,6 +542,181 @@ class SQLiteStore:
                 ).fetchall()
         return [{**dict(r), "payload": json.loads(r["payload"])} for r in reversed(rows)]
 
+    # -- what the Healer page shows: aggregates and one page of rows, all in SQL --------------------
+
+    @staticmethod
+    def _summaries(conn: sqlite3.Connection, clauses: Sequence[str], params: Sequence[Any],
+                   limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` incidents that match, as summaries with their action count and last action."""
+        rows = [dict(r) for r in conn.execute(
+            f"SELECT {_SUMMARY} FROM incidents {_where(clauses)} ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*params, limit))]
+        if rows:
+            # One more query for the page's actions, rather than a subquery SQLite might run for every
+            # matching row before it sorts.
+            acted = {r["incident_id"]: (r["n"], r["last"]) for r in conn.execute(
+                "SELECT s.incident_id, s.n, a.strategy || ':' || a.outcome AS last FROM actions a JOIN"
+                " (SELECT incident_id, COUNT(*) AS n, MAX(id) AS last_id FROM actions"
+                f" WHERE incident_id IN ({', '.join('?' * len(rows))}) GROUP BY incident_id) s ON a.id = s.last_id",
+                [r["id"] for r in rows])}
+            for r in rows:
+                r["actions"], r["last_action"] = acted.get(r["id"], (0, None))
+        return rows
+
+    def similar_incidents(self, incident_id: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Other incidents with the same error template (fingerprint), newest first, as summaries."""
+        with self._snapshot() as conn:
+            row = conn.execute("SELECT fingerprint FROM incidents WHERE id=?", (incident_id,)).fetchone()
+            if row is None or not row["fingerprint"]:
+                return []
+            return self._summaries(conn, ["fingerprint = ?", "id != ?"], [row["fingerprint"], incident_id],
+                                   max(1, min(int(limit), 100)))
+
+    def incident_page(self, *, dag_id: str | None = None, status: str | None = None, error_type: str | None = None,
+                      search: str | None = None, since: datetime | str | None = None, limit: int = 50,
+                      before: str | None = None) -> dict[str, Any]:
+        """Incident summaries, newest first, a page at a time (keyset on created_at and id).
+
+        :param search: a case-insensitive substring (ASCII case) of the DAG id, task id or message.
+        :param before: the ``next`` of the previous page.
+        :returns: ``{"incidents": [summary, ...], "next": cursor or None, "total": matches over all pages}``.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("dag_id", dag_id), ("status", status), ("error_type", error_type)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(str(value))
+        if since is not None:
+            clauses.append("created_at >= ?")
+            params.append(utc_iso(since))
+        if search:
+            clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in ("dag_id", "task_id", "message")) + ")")
+            params += [f"%{_like_escaped(search)}%"] * 3
+        page_clauses, page_params = clauses, params
+        if before is not None:
+            page_clauses, page_params = [*clauses, "(created_at, id) < (?, ?)"], [*params, *decode_cursor(before)]
+        limit = max(1, min(int(limit), MAX_PAGE))
+        with self._snapshot() as conn:
+            rows = self._summaries(conn, page_clauses, page_params, limit + 1)
+            if before is None and len(rows) <= limit:  # every match is on this page: no second scan
+                total = len(rows)
+            else:
+                total = conn.execute(f"SELECT COUNT(*) FROM incidents {_where(clauses)}", params).fetchone()[0]
+        more = len(rows) > limit
+        del rows[limit:]
+        return {"incidents": rows, "next": encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
+                "total": total}
+
+    def overview(self, *, now: datetime | str | None = None, window_hours: float = 24) -> dict[str, Any]:
+        """What the Healer page opens on.
+
+        :returns: ``now``, ``since`` (the window's start), ``by_status`` (all time, every status),
+            ``total``, ``in_window``, ``active`` and ``active_incidents`` (the 20 newest open, healing or
+            escalated, as summaries), ``dags`` (the 50 DAGs with most incidents in the window: ``dag_id,
+            failures, recovered, not_recovered, open``, where open counts the still active ones),
+            ``pending_proposals``, ``events`` (the last 30 ledger entries: ``seq, at, kind, incident_id,
+            text``) and ``last_event_at``.
+        """
+        until = utc_iso(now or datetime.now(timezone.utc))
+        since = utc_iso(datetime.fromisoformat(until) - timedelta(hours=window_hours))
+        with self._snapshot() as conn:
+            by_status = {s.value: 0 for s in IncidentStatus}
+            by_status.update(conn.execute("SELECT status, COUNT(*) FROM incidents GROUP BY status").fetchall())
+            in_window = conn.execute("SELECT COUNT(*) FROM incidents WHERE created_at >= ? AND created_at <= ?",
+                                     (since, until)).fetchone()[0]
+            active = self._summaries(conn, [_ACTIVE_IN], [], 20)
+            dags = [dict(r) for r in conn.execute(
+                "SELECT dag_id, COUNT(*) AS failures, SUM(status = ?) AS recovered, SUM(status = ?) AS not_recovered,"
+                f" SUM({_ACTIVE_IN}) AS open FROM incidents WHERE created_at >= ? AND created_at <= ?"
+                " GROUP BY dag_id ORDER BY failures DESC, dag_id LIMIT 50",
+                (IncidentStatus.RECOVERED.value, IncidentStatus.NOT_RECOVERED.value, since, until))]
+            pending = conn.execute("SELECT COUNT(*) FROM proposals WHERE status = 'pending' AND expires_at >= ?",
+                                   (until,)).fetchone()[0]
+            events = conn.execute("SELECT seq, at, kind, incident_id, payload FROM ledger ORDER BY seq DESC LIMIT 30"
+                                  ).fetchall()
+        feed = []
+        for e in events:
+            try:
+                payload = json.loads(e["payload"])
+            except ValueError:
+                payload = {}
+            feed.append({"seq": e["seq"], "at": e["at"], "kind": e["kind"], "incident_id": e["incident_id"],
+                         "text": event_text(e["kind"], payload if isinstance(payload, dict) else {})})
+        return {"now": until, "since": since, "by_status": by_status, "total": sum(by_status.values()),
+                "in_window": in_window, "active": sum(by_status.get(s.value, 0) for s in ACTIVE_STATUSES),
+                "active_incidents": active, "dags": dags, "pending_proposals": pending, "events": feed,
+                "last_event_at": feed[0]["at"] if feed else None}
+
+    def analytics(self, *, days: int = 30, now: datetime | str | None = None) -> dict[str, Any]:
+        """Trends over the last ``days`` UTC days (today included), by when incidents were created.
+
+        :returns: ``days``, ``since`` and ``until`` (dates, until exclusive), ``total``, ``daily``
+            (``date, count``, every day), ``error_types`` (``error_type, count``; None: not classified),
+            ``strategies`` (actions started in the window: ``strategy, success, failed, total,
+            success_rate`` = success / (success + failed), None without either), ``recovery`` (recovered
+            incidents: ``count, mean_seconds`` from created to last updated, and ``median_seconds`` of the
+            newest ``median_of`` of them, at most :data:`MEDIAN_SAMPLE`),
+            ``top_dags`` (``dag_id, count``), ``top_tasks`` (``dag_id, task_id, count``), ten each, and
+            ``forecast`` (``date, count``: the least-squares line over ``daily``, the next 7 days, never < 0).
+        """
+        days = max(1, min(int(days), 3660))
+        today = datetime.fromisoformat(utc_iso(now or datetime.now(timezone.utc))).date()
+        since, until = (today - timedelta(days=days - 1)).isoformat(), (today + timedelta(days=1)).isoformat()
+        window = "created_at >= :since AND created_at < :until"
+        # For a grouping, scan the index in the group's order (it holds created_at); with the window
+        # on the created_at index, SQLite would look up and sort every row in it instead (10x slower).
+        grouped = "+created_at >= :since AND +created_at < :until"
+        bounds = {"since": since, "until": until}
+        with self._snapshot() as conn:
+            # A range count a day on the created_at index: no sort of the window's rows, and no gaps.
+            daily = [dict(r) for r in conn.execute(
+                "WITH RECURSIVE day(date) AS (SELECT :since UNION ALL SELECT date(date, '+1 day') FROM day"
+                " WHERE date(date, '+1 day') < :until)"
+                " SELECT date, (SELECT COUNT(*) FROM incidents WHERE created_at >= day.date"
+                " AND created_at < date(day.date, '+1 day')) AS count FROM day ORDER BY date", bounds)]
+            error_types = [dict(r) for r in conn.execute(
+                f"SELECT error_type, COUNT(*) AS count FROM incidents WHERE {grouped}"
+                " GROUP BY error_type ORDER BY count DESC, error_type", bounds)]
+            # Grouped in the index's own order (strategy, outcome): no expression a row, a few rows out.
+            outcomes = conn.execute(
+                "SELECT strategy, outcome, COUNT(*) FROM actions WHERE started_at >= :since AND started_at < :until"
+                " GROUP BY strategy, outcome", bounds).fetchall()
+            recovered = ("SELECT (julianday(updated_at) - julianday(created_at)) * 86400.0 AS seconds FROM incidents"
+                         f" WHERE status = 'recovered' AND {window}")
+            count, mean = conn.execute(f"SELECT COUNT(*), AVG(seconds) FROM ({recovered})", bounds).fetchone()
+            sample = min(count, MEDIAN_SAMPLE)
+            middle = [r[0] for r in conn.execute(
+                f"SELECT seconds FROM ({recovered} ORDER BY created_at DESC LIMIT :sample)"
+                " ORDER BY seconds LIMIT :n OFFSET :skip",
+                {**bounds, "sample": sample, "n": 2 - sample % 2, "skip": (sample - 1) // 2})] if sample else []
+            top_dags = [dict(r) for r in conn.execute(
+                f"SELECT dag_id, COUNT(*) AS count FROM incidents WHERE {grouped}"
+                " GROUP BY dag_id ORDER BY count DESC, dag_id LIMIT 10", bounds)]
+            top_tasks = [dict(r) for r in conn.execute(
+                f"SELECT dag_id, task_id, COUNT(*) AS count FROM incidents WHERE {grouped}"
+                " GROUP BY dag_id, task_id ORDER BY count DESC, dag_id, task_id LIMIT 10", bounds)]
+        by_strategy: dict[str, dict[str, Any]] = {}
+        for strategy, outcome, n in outcomes:
+            row = by_strategy.setdefault(strategy, {"strategy": strategy, "success": 0, "failed": 0, "total": 0})
+            row["total"] += n
+            if outcome in (Outcome.SUCCESS.value, Outcome.FAILED.value):
+                row[outcome] += n
+        strategies = sorted(by_strategy.values(), key=lambda r: (-r["total"], r["strategy"]))
+        for row in strategies:
+            decided = row["success"] + row["failed"]
+            row["success_rate"] = round(row["success"] / decided, 4) if decided else None
+        ahead = linear_forecast([d["count"] for d in daily])
+        return {
+            "days": days, "since": since, "until": until, "total": sum(d["count"] for d in daily), "daily": daily,
+            "error_types": error_types, "strategies": strategies,
+            "recovery": {"count": count, "mean_seconds": round(mean, 3) if mean is not None else None,
+                         "median_seconds": round(sum(middle) / len(middle), 3) if middle else None,
+                         "median_of": sample},
+            "top_dags": top_dags, "top_tasks": top_tasks,
+            "forecast": [{"date": (today + timedelta(days=i + 1)).isoformat(), "count": c} for i, c in enumerate(ahead)],
+        }
+
     # -- proposals: risky fixes wait for a person ----------------------------------------------
 
     def add_proposal(self, incident: Incident, strategy: str, change: str, ttl_seconds: float, *,
@@ -664,7 +894,7 @@ class SQLiteStore:
     def list_blobs(self, prefix: str = "") -> list[dict[str, Any]]:
         with self._tx(write=False) as conn:
             rows = conn.execute(
-                "SELECT name, length(data) AS size, meta, updated_at FROM blobs WHERE name LIKE ? ORDER BY name",
-                (prefix.replace("%", r"\%") + "%",),
+                "SELECT name, length(data) AS size, meta, updated_at FROM blobs WHERE name LIKE ? ESCAPE '\\'"
+                " ORDER BY name", (_like_escaped(prefix) + "%",),
             ).fetchall()
         return [{**dict(r), "meta": json.loads(r["meta"])} for r in rows]

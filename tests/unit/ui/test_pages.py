@@ -1,0 +1,201 @@
+"""Every route of the Healer page: who may read and act, validation, escaping, a store that is down."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_healer.core.capture import make_failure
+from airflow_healer.core.store import open_store
+from airflow_healer.core.types import Classification, ErrorType
+
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def store(ui_config):
+    return open_store(ui_config.store_url)
+
+
+@pytest.fixture
+def incident(store):
+    incident_id = store.record_failure(make_failure(
+        dag_id="orders", task_id="load", run_id="scheduled__2026-12-01", try_number=1,
+        message=f"403 Permission 'bigquery.tables.getData' denied {XSS}"))
+    store.set_classification(incident_id, Classification(ErrorType.PERMISSION_DENIED, 0.97, "test", [XSS]))
+    return store.get_incident(incident_id)
+
+
+@pytest.fixture
+def proposal(store, incident):
+    return store.add_proposal(incident, "grant_permission", f"grant roles/bigquery.dataViewer {XSS}", 3600,
+                              content={"kind": "grant_permission", "steps": [f"gcloud ... {XSS}"]})
+
+
+PAGES = ["/", "/incidents", "/analytics", "/approvals", "/jobs"]
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/api/overview", "/api/incidents", "/api/analytics", "/api/proposals",
+                                  "/api/mode"])
+def test_no_login_is_401_and_a_viewer_reads(client, auth, path):
+    assert client.get(path).status_code == 401
+    response = client.get(path, headers=auth.bearer("viewer"))
+    assert response.status_code == 200, response.text
+
+
+def test_a_user_without_a_role_may_not_read(client, auth):
+    response = client.get("/api/overview", headers=auth.bearer("nobody"))
+    assert response.status_code == 403 and "read DAGs" in response.json()["detail"]
+
+
+def test_error_texts_show_as_text_everywhere(client, auth, incident, proposal):
+    for path in ("/incidents", f"/incidents/{incident.id}", "/approvals", "/"):
+        html = client.get(path, headers=auth.bearer("viewer")).text
+        assert XSS not in html, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html or path == "/", path
+
+
+def test_the_incident_page_shows_what_decided_and_links_into_airflow(client, auth, incident, proposal):
+    html = client.get(f"/incidents/{incident.id}", headers=auth.bearer("viewer")).text
+    assert "permission_denied" in html and "0.97" in html
+    assert "grant_permission" in html and proposal["id"] in html
+    assert "/dags/orders/runs/scheduled__2026-12-01/tasks/load" in html
+    assert client.get("/incidents/nope", headers=auth.bearer("viewer")).status_code == 404
+    data = client.get(f"/api/incidents/{incident.id}", headers=auth.bearer("viewer")).json()
+    assert data["error_type"] == "permission_denied" and data["dag_id"] == "orders"
+
+
+def test_a_viewer_may_not_decide_and_an_editor_may_once(client, auth, store, proposal):
+    url = f"/api/proposals/{proposal['id']}/approve"
+    assert client.post(url, json={"note": "ok"}).status_code == 401
+    assert client.post(url, json={"note": "ok"}, headers=auth.bearer("viewer")).status_code == 403
+    response = client.post(url, json={"note": "granted"}, headers=auth.bearer("user"))
+    assert response.status_code == 200, response.text
+    assert "approved" in response.json()["message"]
+    decided = store.get_proposal(proposal["id"])
+    assert (decided["status"], decided["decided_by"], decided["note"]) == ("approved", "ed", "granted")
+    again = client.post(f"/api/proposals/{proposal['id']}/reject", json={}, headers=auth.bearer("user"))
+    assert again.status_code == 409 and "already approved by ed" in again.json()["detail"]
+    assert client.post("/api/proposals/nope/approve", json={}, headers=auth.bearer("user")).status_code == 404
+
+
+def test_a_cookie_session_needs_the_pages_csrf_token(client, auth, store, proposal):
+    headers = auth.session(client, "user")
+    url = f"/api/proposals/{proposal['id']}/reject"
+    refused = client.post(url, json={"note": "no"})
+    assert refused.status_code == 403 and "X-Healer-CSRF" in refused.json()["detail"]
+    assert client.post(url, json={"note": "no"}, headers={"X-Healer-CSRF": "forged"}).status_code == 403
+    assert store.get_proposal(proposal["id"])["status"] == "pending"
+    assert client.post(url, json={"note": "bucket is private"}, headers=headers).status_code == 200
+    assert store.get_proposal(proposal["id"])["status"] == "rejected"
+    # The page embeds the token it expects back.
+    assert headers["X-Healer-CSRF"] in client.get("/approvals").text
+
+
+def test_validation_errors_say_what_is_wrong(client, auth, proposal):
+    too_long = client.post(f"/api/proposals/{proposal['id']}/approve", json={"note": "x" * 2001},
+                           headers=auth.bearer("user"))
+    assert too_long.status_code == 422
+    assert client.get("/api/incidents?status=bogus", headers=auth.bearer("viewer")).status_code == 422
+    assert client.get("/api/incidents?limit=100000", headers=auth.bearer("viewer")).status_code == 422
+    bad = client.post("/api/remediate", json={"dag_id": "orders", "run_id": "r", "task_id": "t", "strategy": "rm -rf"},
+                      headers=auth.bearer("user"))
+    assert bad.status_code == 422
+    assert client.post("/api/mode", json={"mode": "yolo"}, headers=auth.bearer("admin")).status_code == 422
+
+
+def test_the_mode_is_switched_by_someone_with_rights_on_every_dag_and_the_healer_obeys(client, auth, store,
+                                                                                        ui_config):
+    from airflow_healer.core.healer import Healer
+    from airflow_healer.core.remediate.engine import Verdict
+
+    assert client.post("/api/mode", json={"mode": "observe"}, headers=auth.bearer("viewer")).status_code == 403
+    response = client.post("/api/mode", json={"mode": "observe", "reason": "incident review"},
+                           headers=auth.bearer("admin"))
+    assert response.status_code == 200 and "observe" in response.json()["message"]
+    assert client.get("/api/mode", headers=auth.bearer("viewer")).json()["override"]["by"] == "root"
+    healer = Healer(ui_config, store=store)
+    store.record_failure(make_failure(dag_id="d", task_id="t", run_id="r", message="Read timed out."))
+    incident = store.list_incidents()[0]
+    decision = healer.decide(incident, Classification(ErrorType.NETWORK_TIMEOUT, 0.99, "test", []))
+    assert decision.verdict is Verdict.OBSERVE  # the emergency stop holds for every healer
+
+
+def test_a_store_that_is_down_gives_a_page_that_says_so(auth, airflow_home, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from airflow_healer.core.config import HealerConfig
+    from airflow_healer.ui.app import create_app
+
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "healer.db").write_bytes(b"this is not a database" * 100)
+    app = create_app(HealerConfig.load().replace(store_url=f"sqlite:///{tmp_path / 'ro' / 'healer.db'}"))
+    with TestClient(app, base_url="http://testserver/healer", root_path="/healer") as client:
+        page = client.get("/incidents", headers=auth.bearer("viewer"))
+        assert page.status_code == 503 and "The healer store is unavailable" in page.text
+        api = client.get("/api/incidents", headers=auth.bearer("viewer"))
+        assert api.status_code == 503 and "store_url" in api.json()["hint"]
+
+
+def test_the_api_is_in_the_openapi_document(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/incidents", "/api/proposals/{proposal_id}/approve", "/api/mode", "/api/remediate"} <= set(paths)
+
+
+def test_assets_are_served_by_the_plugin(client):
+    assert "healerSend" in client.get("/static/healer.js").text
+    assert client.get("/static/healer.css").status_code == 200
+
+
+class RecordedApi:
+    """Airflow's REST API as the page calls it with the user's own token (what would go over the wire)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def post(self, path, body):
+        self.calls.append(("POST", path, body))
+        return {"dag_run_id": "manual__2026-12-02T10:00:00+00:00"}
+
+    def patch(self, path, body):
+        self.calls.append(("PATCH", path, body))
+        return {}
+
+
+def test_remediation_and_pausing_go_to_airflows_api_as_the_user(client, auth, monkeypatch):
+    from airflow_healer.ui import pages
+
+    recorded = RecordedApi()
+    monkeypatch.setattr(pages, "_as_user", lambda request: recorded)
+    body = {"dag_id": "orders", "run_id": "scheduled__2026-12-01", "task_id": "load", "reason": "partner back"}
+    assert client.post("/api/remediate", json=body, headers=auth.bearer("viewer")).status_code == 403
+    response = client.post("/api/remediate", json=body, headers=auth.bearer("user"))
+    assert response.status_code == 200 and "dry run" in response.json()["message"]
+    assert client.post("/api/dags/orders/pause", json={"is_paused": True}, headers=auth.bearer("user")).status_code == 200
+    assert recorded.calls == [
+        ("POST", "/api/v2/dags/healer_remediate/dagRuns", {"logical_date": None, "conf": {
+            "dag_id": "orders", "run_id": "scheduled__2026-12-01", "task_id": "load", "map_index": -1,
+            "strategy": "auto", "dry_run": True, "reason": "partner back"}}),
+        ("PATCH", "/api/v2/dags/orders", {"is_paused": True}),
+    ]
+
+
+def test_the_incident_list_pages_and_a_forged_cursor_is_a_clear_400(client, auth, store):
+    for n in range(60):
+        store.record_failure(make_failure(dag_id="etl", task_id=f"t{n}", run_id="r", message="Read timed out."))
+    first = client.get("/api/incidents?limit=50", headers=auth.bearer("viewer")).json()
+    assert (len(first["incidents"]), first["total"]) == (50, 60) and first["next"]
+    rest = client.get("/api/incidents", params={"limit": 50, "before": first["next"]}, headers=auth.bearer("viewer"))
+    assert len(rest.json()["incidents"]) == 10 and rest.json()["next"] is None
+    html = client.get("/incidents", headers=auth.bearer("viewer")).text
+    assert "Older incidents" in html and "60 incident(s)" in html
+    forged = client.get("/api/incidents", params={"before": "not-a-cursor"}, headers=auth.bearer("viewer"))
+    assert forged.status_code == 400 and "first page" in forged.json()["detail"]
+
+
+def test_the_incident_page_lists_incidents_with_the_same_error_template(client, auth, store):
+    ids = [store.record_failure(make_failure(dag_id="etl", task_id="load", run_id=f"r{n}",
+                                             message=f"Read timed out after {n} s")) for n in range(3)]
+    store.record_failure(make_failure(dag_id="etl", task_id="load", run_id="other", message="No space left on device"))
+    html = client.get(f"/incidents/{ids[0]}", headers=auth.bearer("viewer")).text
+    similar = html.split('id="similar"')[1].split("</table>")[0]
+    assert similar.count("<tr>") == 2 and ids[1] in similar and ids[2] in similar
