@@ -228,6 +228,45 @@ def page_calls(store: SQLiteStore) -> list[tuple[str, Callable[[], Any]]]:
     ]
 
 
+def page_getter(store: SQLiteStore) -> Callable[[str], Callable[[], Any]]:
+    """``get(path)``: a call that asks the app for one page as a browser would, templates rendered, through
+    FastAPI's TestClient (in process: server time, no network). Only the sign-in is left out (a reader is
+    given): Airflow's auth is not what is measured."""
+    from fastapi.testclient import TestClient
+
+    from airflow_healer.core.config import HealerConfig
+    from airflow_healer.ui import common
+    from airflow_healer.ui.app import create_app
+
+    class Reader:
+        def get_id(self) -> str:
+            return "bench"
+
+        def get_name(self) -> str:
+            return "bench"
+
+    app = create_app(HealerConfig().replace(store_url=f"sqlite:///{store.path}"))
+    app.dependency_overrides[common.reader] = Reader
+    app.dependency_overrides[common.store] = lambda: store
+    client = TestClient(app, base_url="http://bench/healer", root_path="/healer")
+
+    def get(path: str) -> Callable[[], Any]:
+        def call() -> None:
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code, response.text[:300])
+        return call
+
+    return get
+
+
+def route_calls(store: SQLiteStore) -> list[tuple[str, Callable[[], Any]]]:
+    get = page_getter(store)
+    some = store.incident_page(limit=1)["incidents"][0]["id"]
+    return [("GET /healer/ (overview page)", get("/")), ("GET /healer/incidents", get("/incidents")),
+            ("GET /healer/incidents?status=escalated&search=timeout", get("/incidents?status=escalated&search=timeout")),
+            ("GET /healer/incidents/{id}", get(f"/incidents/{some}")), ("GET /healer/api/overview", get("/api/overview"))]
+
+
 def report(rows: list[tuple[str, float, float | None]]) -> None:
     print(f"  {'call':<46} {'median':>10} {'target':>8}  ")
     for name, seconds, target in rows:
@@ -251,6 +290,7 @@ def run(args: argparse.Namespace, folder: str) -> None:
     print(f"loaded {args.n:,} incidents (failures, actions, ledger) in {seconds:.1f} s: {size:,.0f} MB")
     rss_before = rss_mb()
     report([(name, timed(call), PAGE_TARGET) for name, call in page_calls(store)])
+    report([(name, timed(call), PAGE_TARGET) for name, call in route_calls(store)])
     print(f"  RSS {rss_mb():.0f} MB (before the calls {rss_before:.0f} MB), peak "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.grow <= args.n:
@@ -260,6 +300,8 @@ def run(args: argparse.Namespace, folder: str) -> None:
     print(f"grown to {args.grow:,} incidents in {seconds:.1f} s more (no ledger rows for these): {size:,.0f} MB")
     rows = [("analytics(days=90)", timed(lambda: store.analytics(days=90)), ANALYTICS_TARGET),
             ("analytics(days=30)", timed(lambda: store.analytics(days=30)), ANALYTICS_TARGET)]
+    rows += [("GET /healer/analytics?days=90 (page)", timed(page_getter(store)("/analytics?days=90")),
+              ANALYTICS_TARGET)]
     rows += [(name, timed(call), None) for name, call in page_calls(store)]
     report(rows)
     print(f"  RSS {rss_mb():.0f} MB, peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
@@ -267,6 +309,9 @@ def run(args: argparse.Namespace, folder: str) -> None:
 
 
 def main() -> None:
+    import logging
+
+    logging.disable(logging.INFO)  # the test client logs every request
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100_000, help="incidents for the page calls")
     parser.add_argument("--grow", type=int, default=1_000_000, help="incidents for analytics (0: skip)")

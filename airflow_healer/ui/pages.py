@@ -89,9 +89,11 @@ def analytics_json(user: Reader, store: StoreDep, days: int = Query(30, ge=1, le
 
 @api.get("/proposals")
 def proposals_json(user: Reader, store: StoreDep, status: str | None = None,
-                   limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
+                   limit: int = Query(100, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0)) -> dict[str, Any]:
     status = _choice(status, ("pending", "approved", "rejected", "expired"), "status")
-    return {"proposals": store.list_proposals(status=status, limit=limit)}
+    proposals = store.list_proposals(status=status, limit=limit + 1, offset=offset)
+    more = len(proposals) > limit
+    return {"proposals": proposals[:limit], "next_offset": offset + limit if more else None}
 
 
 class Decision(BaseModel):
@@ -270,10 +272,11 @@ def incidents_page(request: Request, user: Reader, store: StoreDep, dag_id: str 
 def incident_page(incident_id: str, request: Request, user: Reader, store: StoreDep) -> HTMLResponse:
     incident = _incident_or_404(store, incident_id)
     strategy = next((s for s in STRATEGIES if incident.error_type in s.handles), None)
+    record = store.strategy_record(strategy.name) if strategy else None
     similar = store.similar_incidents(incident.id, limit=10)
     proposals = [p for p in store.list_proposals(limit=MAX_PAGE) if p["incident_id"] == incident.id]
     return page(request, "incident.html", user, title=f"{incident.dag_id}.{incident.task_id}", incident=incident,
-                excerpt=highlighted_excerpt(incident), strategy=strategy, similar=similar, proposals=proposals,
+                excerpt=highlighted_excerpt(incident), strategy=strategy, record=record, similar=similar, proposals=proposals,
                 links=ti_links(incident), ledger=store.ledger(incident.id, limit=200))
 
 
@@ -283,25 +286,42 @@ def analytics_page(request: Request, user: Reader, store: StoreDep,
     from airflow_healer.ui.charts import bars
 
     data = store.analytics(days=days)
-    trend = bars([(d["date"], d["count"]) for d in data["daily"]], title="Incidents per day")
-    return page(request, "analytics.html", user, title="Analytics", data=data, days=days, trend=trend)
+    charts = {
+        "trend": bars([(d["date"], d["count"]) for d in data["daily"]], title="Incidents per day"),
+        "types": bars([(t["error_type"] or "unclassified", t["count"]) for t in data["error_types"]],
+                      title="Incidents per type", height=180),
+        "strategies": bars([(s["strategy"], 100 * s["success_rate"]) for s in data["strategies"]
+                            if s["success_rate"] is not None], title="Success rate per strategy", height=180, unit=" %"),
+    }
+    return page(request, "analytics.html", user, title="Analytics", data=data, days=days, charts=charts)
 
 
 @router.get("/approvals", response_class=HTMLResponse)
-def approvals_page(request: Request, user: Reader, store: StoreDep) -> HTMLResponse:
+def approvals_page(request: Request, user: Reader, store: StoreDep, offset: int = Query(0, ge=0)) -> HTMLResponse:
     from airflow_healer.core.config import HealerConfig
     from airflow_healer.core.healer import mode_override
 
-    pending = store.list_proposals(status="pending", limit=MAX_PAGE)
+    pending = store.list_proposals(status="pending", limit=MAX_PAGE + 1, offset=offset)
     decided = [p for p in store.list_proposals(limit=50) if p["status"] != "pending"]
-    return page(request, "approvals.html", user, title="Approvals and manual override", pending=pending,
-                decided=decided, configured_mode=HealerConfig.load().mode, override=mode_override(store),
-                modes=MODES)
+    more = len(pending) > MAX_PAGE
+    return page(request, "approvals.html", user, title="Approvals and manual override", pending=pending[:MAX_PAGE],
+                next_offset=offset + MAX_PAGE if more else None, decided=decided,
+                configured_mode=HealerConfig.load().mode, override=mode_override(store), modes=MODES)
 
 
 @router.get("/jobs", response_class=HTMLResponse)
-def jobs_page(request: Request, user: Reader, store: StoreDep) -> HTMLResponse:
-    jobs = store.list_pipeline_jobs(limit=MAX_PAGE) if hasattr(store, "list_pipeline_jobs") else None
-    return page(request, "jobs.html", user, title="External jobs", jobs=jobs)
+def jobs_page(request: Request, user: Reader, store: StoreDep, job_type: str = Query("", max_length=40),
+              status: str = Query("", max_length=40), offset: int = Query(0, ge=0)) -> HTMLResponse:
+    jobs = store.list_pipeline_jobs(job_type=job_type or None, status=status or None, limit=51, offset=offset)
+    return page(request, "jobs.html", user, title="External jobs", jobs=jobs[:50],
+                next_offset=offset + 50 if len(jobs) > 50 else None, filters={"job_type": job_type, "status": status})
+
+
+@api.get("/jobs")
+def jobs_json(user: Reader, store: StoreDep, job_type: str | None = Query(None, max_length=40),
+              status: str | None = Query(None, max_length=40), limit: int = Query(50, ge=1, le=MAX_PAGE),
+              offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    """Dataflow, Workflows and BigQuery jobs as polled, most recently updated first."""
+    return {"jobs": store.list_pipeline_jobs(job_type=job_type, status=status, limit=limit, offset=offset)}
 
 

@@ -130,7 +130,16 @@ class Store(Protocol):
 
     def get_proposal(self, proposal_id: str) -> dict[str, Any] | None: ...
 
-    def list_proposals(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]: ...
+    def list_proposals(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]: ...
+
+    def upsert_pipeline_job(self, job: dict[str, Any]) -> None:
+        """Keep a polled external job (Dataflow, Workflows, BigQuery), updated when seen again."""
+
+    def list_pipeline_jobs(self, *, job_type: str | None = None, status: str | None = None, limit: int = 50,
+                           offset: int = 0) -> list[dict[str, Any]]: ...
+
+    def strategy_record(self, strategy: str, *, days: int = 90) -> dict[str, Any]:
+        """Success and failure counts of a strategy's actions over the last ``days`` days."""
 
     def decide_proposal(self, proposal_id: str, approve: bool, user: str, note: str = "") -> dict[str, Any]:
         """Approve or reject a pending proposal once; raises StoreError when decided already or expired."""

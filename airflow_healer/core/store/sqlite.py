@@ -44,7 +44,7 @@ from airflow_healer.exceptions import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: Columns added after a version, for stores written by older versions: (table, column, definition).
 _ADDED = [
     (3, table, column, definition)
@@ -174,6 +174,21 @@ CREATE TABLE IF NOT EXISTS acted (
     at TEXT NOT NULL,
     PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number)
 );
+CREATE TABLE IF NOT EXISTS pipeline_jobs (
+    job_id TEXT PRIMARY KEY,
+    job_name TEXT NOT NULL DEFAULT '',
+    job_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time TEXT,
+    end_time TEXT,
+    duration_seconds REAL,
+    error_message TEXT NOT NULL DEFAULT '',
+    error_type TEXT,
+    project TEXT NOT NULL DEFAULT '',
+    location TEXT NOT NULL DEFAULT '',
+    incident_id TEXT,
+    updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS blobs (
     name TEXT PRIMARY KEY,
     data BLOB NOT NULL,
@@ -207,6 +222,7 @@ def _like_escaped(text: str) -> str:
 #: incident's actions and ledger, the pending proposals.
 _INDEXES = """
 DROP INDEX IF EXISTS incidents_created;
+CREATE INDEX IF NOT EXISTS pipeline_jobs_updated ON pipeline_jobs (updated_at, job_id);
 CREATE INDEX IF NOT EXISTS incidents_search ON incidents (created_at, id, dag_id, task_id, message);
 CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, created_at, id, updated_at);
 CREATE INDEX IF NOT EXISTS incidents_dag ON incidents (dag_id, created_at, id, status);
@@ -563,6 +579,49 @@ class SQLiteStore:
                 r["actions"], r["last_action"] = acted.get(r["id"], (0, None))
         return rows
 
+    # -- jobs outside Airflow (Dataflow, Cloud Workflows, BigQuery), as polled -------------------------
+
+    _JOB_FIELDS = ("job_name", "job_type", "status", "start_time", "end_time", "duration_seconds", "error_message",
+                   "error_type", "project", "location", "incident_id")
+
+    def upsert_pipeline_job(self, job: dict[str, Any]) -> None:
+        """Keep one polled job: a job seen again is updated, never duplicated (``job_id`` is the key)."""
+        if not job.get("job_id") or not job.get("job_type") or not job.get("status"):
+            raise StoreError("A pipeline job needs job_id, job_type and status.")
+        row = {"job_id": str(job["job_id"]), **{k: job.get(k) for k in self._JOB_FIELDS}, "updated_at": utcnow()}
+        for key in ("job_name", "error_message", "project", "location"):
+            row[key] = str(row[key] or "")[:8000]
+        with self._tx() as conn:
+            conn.execute(
+                f"INSERT INTO pipeline_jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+                " ON CONFLICT(job_id) DO UPDATE SET " + ", ".join(f"{k}=excluded.{k}" for k in row if k != "job_id"),
+                tuple(row.values()))
+
+    def list_pipeline_jobs(self, *, job_type: str | None = None, status: str | None = None, limit: int = 50,
+                           offset: int = 0) -> list[dict[str, Any]]:
+        """Polled jobs, most recently updated first."""
+        clauses, params = [], []
+        if job_type:
+            clauses, params = [*clauses, "job_type = ?"], [*params, job_type]
+        if status:
+            clauses, params = [*clauses, "status = ?"], [*params, status]
+        with self._snapshot() as conn:
+            return [dict(r) for r in conn.execute(
+                f"SELECT * FROM pipeline_jobs {_where(clauses)} ORDER BY updated_at DESC, job_id LIMIT ? OFFSET ?",
+                (*params, max(1, min(int(limit), 500)), max(int(offset), 0)))]
+
+    def strategy_record(self, strategy: str, *, days: int = 90) -> dict[str, Any]:
+        """How ``strategy``'s actions of the last ``days`` days came out: ``success``, ``failed`` and
+        ``success_rate`` (None before any came out). Two range counts on the (strategy, outcome,
+        started_at) index, whatever the store's size."""
+        since = utc_iso(datetime.now(timezone.utc) - timedelta(days=days))
+        count = "SELECT COUNT(*) FROM actions WHERE strategy = ? AND outcome = ? AND started_at >= ?"
+        with self._snapshot() as conn:
+            success = conn.execute(count, (strategy, Outcome.SUCCESS.value, since)).fetchone()[0]
+            failed = conn.execute(count, (strategy, Outcome.FAILED.value, since)).fetchone()[0]
+        return {"strategy": strategy, "days": days, "success": success, "failed": failed,
+                "success_rate": round(success / (success + failed), 4) if success + failed else None}
+
     def similar_incidents(self, incident_id: str, limit: int = 10) -> list[dict[str, Any]]:
         """Other incidents with the same error template (fingerprint), newest first, as summaries."""
         with self._snapshot() as conn:
@@ -757,11 +816,20 @@ class SQLiteStore:
             row = conn.execute("SELECT * FROM proposals WHERE id=?", (proposal_id,)).fetchone()
         return self._proposal(row) if row else None
 
-    def list_proposals(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def list_proposals(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Proposals, newest first; ``status`` pending/approved/rejected/expired (expiry is read at the call)."""
+        now = utcnow()
+        where, params = "", []
+        if status == "pending":
+            where, params = "WHERE status = 'pending' AND expires_at >= ?", [now]
+        elif status == "expired":
+            where, params = "WHERE status = 'pending' AND expires_at < ?", [now]
+        elif status:
+            where, params = "WHERE status = ?", [status]
         with self._tx(write=False) as conn:
-            rows = conn.execute("SELECT * FROM proposals ORDER BY created_at DESC LIMIT ?", (int(limit),)).fetchall()
-        out = [self._proposal(r) for r in rows]
-        return [p for p in out if status is None or p["status"] == status]
+            rows = conn.execute(f"SELECT * FROM proposals {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
+                                (*params, int(limit), max(int(offset), 0))).fetchall()
+        return [self._proposal(r) for r in rows]
 
     def decide_proposal(self, proposal_id: str, approve: bool, user: str, note: str = "") -> dict[str, Any]:
         """Approve or reject a pending proposal, once; a clear error when it is decided or expired."""

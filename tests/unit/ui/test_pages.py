@@ -199,3 +199,32 @@ def test_the_incident_page_lists_incidents_with_the_same_error_template(client, 
     html = client.get(f"/incidents/{ids[0]}", headers=auth.bearer("viewer")).text
     similar = html.split('id="similar"')[1].split("</table>")[0]
     assert similar.count("<tr>") == 2 and ids[1] in similar and ids[2] in similar
+
+
+def test_the_strategys_record_and_the_proposals_pages(client, auth, store, incident):
+    from airflow_healer.core.types import Action, Outcome
+
+    store.add_action(incident.id, Action("grant_permission", 1, Outcome.SUCCESS, "approved"))
+    html = client.get(f"/incidents/{incident.id}", headers=auth.bearer("viewer")).text
+    record = html.split('id="record"')[1].split("</p>")[0]
+    assert "last 90 days: 1 healed, 0 did not (100%)" in record
+    for n in range(3):
+        store.add_proposal(incident, "grant_permission", f"grant {n}", 3600)
+    page1 = client.get("/api/proposals?status=pending&limit=2", headers=auth.bearer("viewer")).json()
+    assert len(page1["proposals"]) == 2 and page1["next_offset"] == 2
+    page2 = client.get("/api/proposals?status=pending&limit=2&offset=2", headers=auth.bearer("viewer")).json()
+    assert len(page2["proposals"]) == 1 and page2["next_offset"] is None
+    assert {p["change"] for p in page1["proposals"] + page2["proposals"]} == {"grant 0", "grant 1", "grant 2"}
+
+
+def test_external_jobs_are_listed_as_kept_and_a_job_seen_again_is_not_duplicated(client, auth, store):
+    job = {"job_id": "2026-12-02_01_00_00-123", "job_name": "orders-enrich", "job_type": "dataflow",
+           "status": "JOB_STATE_RUNNING", "start_time": "2026-12-02T01:00:00+00:00"}
+    store.upsert_pipeline_job(job)
+    store.upsert_pipeline_job({**job, "status": "JOB_STATE_FAILED", "error_message": f"Workers OOM {XSS}",
+                               "error_type": "resource_exhaustion"})
+    [kept] = client.get("/api/jobs", headers=auth.bearer("viewer")).json()["jobs"]
+    assert (kept["status"], kept["error_type"]) == ("JOB_STATE_FAILED", "resource_exhaustion")
+    html = client.get("/jobs?job_type=dataflow", headers=auth.bearer("viewer")).text
+    assert "orders-enrich" in html and XSS not in html
+    assert "No external job" in client.get("/jobs?job_type=bigquery", headers=auth.bearer("viewer")).text
