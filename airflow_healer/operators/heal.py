@@ -131,7 +131,9 @@ class HealOperator(BaseOperator):
         self.log.info("Held a worker slot for %.1fs in all; waited %d time(s) without one", slot_seconds,
                       stats["deferrals"])
         context["ti"].xcom_push(key=STATS_XCOM, value=stats)
-        self._keep(context, healer, {"done": True})
+        # A later try (Airflow may fail this one after it ended: apache/airflow#71580) resumes from what was
+        # settled here and does not ask again; a try that failed since is still new to it.
+        self._keep(context, healer, {"done": True, "run": run.dump(), **stats})
         if not outcome.ok:
             raise AirflowFailException(
                 "This run is not healed: " + "; ".join(outcome.unhealed)
@@ -182,7 +184,8 @@ class HealOperator(BaseOperator):
             self.log.warning("Could not keep the healer's state in the store: %s", exc)
 
     def _earlier_try(self, context: Any, healer: Healer) -> dict[str, Any]:
-        """The state an earlier try of this healer task left unfinished (it died or was failed mid-wait)."""
+        """The state an earlier try of this healer task left: unfinished (it died or was failed mid-wait), or
+        settled (Airflow failed it after it ended). Either way nothing it decided is decided again."""
         import json
 
         try:
@@ -191,10 +194,12 @@ class HealOperator(BaseOperator):
         except Exception as exc:  # noqa: BLE001 - start afresh
             self.log.warning("Could not read the healer's earlier state: %s", exc)
             return {}
-        if kept.get("done") or int(kept.get("try_number", 0)) >= int(context["ti"].try_number):
+        if not kept or int(kept.get("try_number", 0)) >= int(context["ti"].try_number):
             return {}
-        self.log.info("Resuming what try %s of this healer task left unfinished", kept.get("try_number"))
+        self.log.info("Resuming from what try %s of this healer task %s", kept.get("try_number"),
+                      "settled" if kept.get("done") else "left unfinished")
         kept.pop("try_number", None)
+        kept.pop("done", None)
         return kept
 
     def _on_event(self, run: RunHealer, event: dict[str, Any]) -> None:

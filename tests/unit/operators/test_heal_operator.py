@@ -63,5 +63,6 @@ def test_a_later_try_of_the_healer_resumes_what_an_earlier_one_left(config, stor
     op._keep(context(1), healer, {"run": {"healed": ["a"]}, "slot_seconds": 1.5, "deferrals": 1})
     assert op._earlier_try(context(1), healer) == {}  # the same try resumes from its deferral, not from here
     assert op._earlier_try(context(2), healer) == {"run": {"healed": ["a"]}, "slot_seconds": 1.5, "deferrals": 1}
-    op._keep(context(2), healer, {"done": True})
-    assert op._earlier_try(context(3), healer) == {}  # finished: a healer cleared by hand starts afresh
+    op._keep(context(2), healer, {"done": True, "run": {"settled": [["load", -1, 1, "proposal 1 rejected"]]}})
+    # Settled, then failed by Airflow after it ended: the next try knows what was decided and asks nothing again.
+    assert op._earlier_try(context(3), healer) == {"run": {"settled": [["load", -1, 1, "proposal 1 rejected"]]}}

@@ -175,3 +175,15 @@ def test_an_approved_change_that_fails_to_apply_is_not_retried(config, store, mo
     outcome = rh.step()
     assert run.cleared == [] and "could not apply the approved change" in outcome.unhealed[0]
     assert "bigquery.tables.update denied" in outcome.unhealed[0]
+
+
+def test_a_healer_tried_again_after_it_settled_asks_nothing_again(config, store):
+    run = permission_run(store)
+    rh = resumed(run, config, None)
+    [proposal_id] = rh.step().proposals
+    store.decide_proposal(proposal_id, False, "ana", "bucket is private")
+    report = rh.step()
+    assert isinstance(report, RunReport) and "rejected by ana" in report.unhealed[0]
+    again = resumed(run, config, rh.dump()).step()  # Airflow failed the healer after it ended; its retry
+    assert isinstance(again, RunReport) and again.unhealed == report.unhealed
+    assert [p["id"] for p in store.list_proposals()] == [proposal_id]  # no second proposal
