@@ -45,7 +45,7 @@ def airflow(tmp_path_factory):
     env = {
         "AIRFLOW__HEALER__CREDENTIAL_SOURCES": json.dumps({"it_warehouse": f"file://{secret}"}),
         # Healer tasks wait without a worker slot (deferred, or in awaiting_input), so a few slots are enough
-        # for eight self-healing DAGs failing at once.
+        # for the self-healing DAGs that fail together here.
         "AIRFLOW__CORE__PARALLELISM": "6",
         "AIRFLOW__HEALER__APPROVAL_TIMEOUT": f"{APPROVAL_TIMEOUT_SECONDS}s",
         "AIRFLOW__HEALER__RETRY_BACKOFF_SECONDS": "1",
