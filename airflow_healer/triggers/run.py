@@ -11,12 +11,12 @@ from urllib.parse import quote
 import httpx
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_healer.core.remediate.run import TERMINAL
 from airflow_healer.exceptions import AirflowApiError
 from airflow_healer.triggers._api import AsyncAirflowApi, Refused
 
 #: Consecutive transport or server errors after which the trigger hands back to the task, which says why.
 MAX_ERRORS = 10
-TERMINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
 
 
 class HealerRunTrigger(BaseTrigger):

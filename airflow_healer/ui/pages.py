@@ -223,19 +223,20 @@ def _as_user(request: Request) -> _UserApi:
 
 
 def healer_health(store: Any) -> dict[str, Any]:
-    """The healer's own health: its store, its model, the watchdog's last cycle."""
+    """The healer's own health: its store, the model in use, the watchdog's last cycle."""
     from airflow_healer.core.watchdog import read_state
+    from airflow_healer.ui.model import active_version
 
     out: dict[str, Any] = {"store": "ok"}
     try:
         state = read_state(store)
-        out["watchdog"] = {"last_cycle": state.get("last_cycle_at") or state.get("at"), "watermark": state.get("watermark")}
+        out["watchdog"] = {"last_cycle": state.get("last_cycle"), "watermark": state.get("watermark")}
     except Exception as exc:  # noqa: BLE001 - health says what is wrong
         out["watchdog"] = {"error": str(exc)[:300]}
     try:
-        out["model"] = next((b for b in store.list_blobs("model/") if b.get("meta", {}).get("active")), None)
+        out["model"] = active_version(store)
     except Exception as exc:  # noqa: BLE001
-        out["model"] = {"error": str(exc)[:300]}
+        out["model"] = f"unreadable: {str(exc)[:300]}"
     return out
 
 

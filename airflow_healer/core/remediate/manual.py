@@ -16,13 +16,13 @@ from typing import Any
 from airflow_healer.core.capture import NO_CALLBACK_ERROR, make_failure
 from airflow_healer.core.healer import Healer
 from airflow_healer.core.remediate.engine import Decision, Verdict
+from airflow_healer.core.remediate.run import TERMINAL
 from airflow_healer.core.types import Action, Incident, IncidentStatus, Outcome
 from airflow_healer.exceptions import AirflowApiError, HealerError, RunNotFound
 
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("auto", "retry", "rescale", "refresh_credentials")
-TERMINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
 
 
 class RemediationRefused(HealerError):

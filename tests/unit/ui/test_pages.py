@@ -228,3 +228,18 @@ def test_external_jobs_are_listed_as_kept_and_a_job_seen_again_is_not_duplicated
     html = client.get("/jobs?job_type=dataflow", headers=auth.bearer("viewer")).text
     assert "orders-enrich" in html and XSS not in html
     assert "No external job" in client.get("/jobs?job_type=bigquery", headers=auth.bearer("viewer")).text
+
+
+def test_the_overview_tells_the_watchdogs_last_cycle_and_the_model_in_use(client, auth, store):
+    import json
+
+    from airflow_healer.core.watchdog import STATE_BLOB
+
+    html = client.get("/", headers=auth.bearer("viewer")).text
+    health = html.split('id="healer-health"')[1].split("</table>")[0]
+    assert "has not run" in health and "shipped" in health
+    store.put_blob(STATE_BLOB, json.dumps({"watermark": "2026-12-02T04:00:00Z",
+                                           "last_cycle": "2026-12-02T04:10:00Z"}).encode())
+    health = client.get("/api/overview", headers=auth.bearer("viewer")).json()["healer"]
+    assert health["watchdog"]["last_cycle"] == "2026-12-02T04:10:00Z" and health["model"] == "shipped"
+    assert "last cycle 2026-12-02T04:10:00Z" in client.get("/", headers=auth.bearer("viewer")).text
