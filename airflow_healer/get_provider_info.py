@@ -75,6 +75,33 @@ def get_provider_info() -> dict[str, Any]:
                                                       "integer", "500"),
                     "watchdog_learn_per_cycle": _option("Successful tries per cycle whose logs teach the log "
                                                         "boilerplate.", "integer", "5"),
+                    "pubsub_subscription": _option("Subscription the consumer pulls incidents (or Cloud Logging "
+                                                   "entries of failed jobs) from. Empty: no consumer.", "string",
+                                                   "", "projects/my-project/subscriptions/healer-incidents"),
+                    "pubsub_dead_letter_topic": _option("Topic for messages the consumer cannot read; needed with "
+                                                        "pubsub_subscription.", "string", "",
+                                                        "projects/my-project/topics/healer-dead-letter"),
+                    "pubsub_timeout_seconds": _option("Most time a callback waits for Pub/Sub before spooling the "
+                                                      "incident for a later replay.", "float", "2"),
+                    "external_jobs": _option("Services whose jobs are polled: dataflow, workflows, bigquery. "
+                                             "Empty: none.", "string", "", "dataflow,workflows,bigquery"),
+                    "external_projects": _option("Projects polled. Empty: the project of gcp_conn_id.", "string",
+                                                 "", "analytics-prod,ingest-prod"),
+                    "external_locations": _option("Regions polled for Dataflow jobs and Workflows executions.",
+                                                  "string", "us-central1", "us-central1,europe-west1"),
+                    "external_workflows": _option("Cloud Workflows ids polled. Empty: every workflow.", "string",
+                                                  "", "nightly-export"),
+                    "external_interval": _option("How often the healer_external_jobs DAG polls; none: by hand.",
+                                                 "string", "5m", "10m"),
+                    "external_lookback": _option("How far back the first poll looks.", "string", "1d", "6h"),
+                    "external_heal": _option("Glob patterns of external job names the healer may rerun, "
+                                             "relaunch or rescale. Empty: record, classify and propose only.",
+                                             "string", "", "nightly-*"),
+                    "dataflow_relaunch": _option(
+                        "JSON object from Dataflow job-name glob to its template, parameters and ladder of "
+                        "environment rungs, for relaunching a failed batch job.", "string", "",
+                        '{"nightly-*": {"template": "gs://b/templates/nightly", "parameters": {}, '
+                        '"ladder": [{"machine_type": "n1-standard-4"}, {"machine_type": "n1-highmem-8"}]}}'),
                 },
             }
         },

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,11 @@ from typing import Any
 from airflow_healer.exceptions import ConfigurationError
 
 MODES = ("observe", "recommend", "act")
+EXTERNAL_JOB_TYPES = ("dataflow", "workflows", "bigquery")
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
 def airflow_home(environ: dict[str, str] | None = None) -> Path:
@@ -77,6 +83,23 @@ class HealerConfig:
         before it skips (a scheduled run waits until shortly before the next one).
     :param watchdog_max_per_cycle: failed task instances one cycle handles at most (the rest wait).
     :param watchdog_learn_per_cycle: successful tries whose logs one cycle learns boilerplate from.
+    :param pubsub_subscription: ``projects/P/subscriptions/S`` the consumer pulls incidents (or Cloud Logging
+        entries of failed jobs) from into the store (empty: no consumer).
+    :param pubsub_dead_letter_topic: ``projects/P/topics/T`` where messages the consumer cannot read go;
+        required with ``pubsub_subscription``.
+    :param pubsub_timeout_seconds: most time a callback waits for Pub/Sub to take an incident before it
+        spools it for a later replay.
+    :param external_jobs: the services whose jobs are polled (``dataflow,workflows,bigquery``; empty: none).
+    :param external_projects: the projects polled (comma-separated; empty: the project of ``gcp_conn_id``).
+    :param external_locations: the regions polled for Dataflow and Workflows (comma-separated).
+    :param external_workflows: the Cloud Workflows ids polled (comma-separated; empty: every workflow).
+    :param external_interval: how often the ``healer_external_jobs`` DAG polls (``5m``; ``none``: by hand).
+    :param external_lookback: how far back the first poll looks.
+    :param external_heal: glob patterns of the external job names the healer may act on (rerun, relaunch,
+        update workers); empty by default: it records, classifies and proposes only.
+    :param dataflow_relaunch: JSON object from a Dataflow job-name glob to how to relaunch it: ``template``
+        (classic, ``gs://...``) or ``flex_template`` (``gs://...json``), ``parameters`` and a ``ladder`` of
+        environment rungs (``{"machine_type": ..., "max_workers": ...}``) for resource errors.
     """
 
     store_url: str = ""
@@ -104,6 +127,17 @@ class HealerConfig:
     watchdog_manual_wait_seconds: float = 60.0
     watchdog_max_per_cycle: int = 500
     watchdog_learn_per_cycle: int = 5
+    pubsub_subscription: str = ""
+    pubsub_dead_letter_topic: str = ""
+    pubsub_timeout_seconds: float = 2.0
+    external_jobs: str = ""
+    external_projects: str = ""
+    external_locations: str = "us-central1"
+    external_workflows: str = ""
+    external_interval: str = "5m"
+    external_lookback: str = "1d"
+    external_heal: str = ""
+    dataflow_relaunch: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -113,9 +147,10 @@ class HealerConfig:
             raise ConfigurationError("[healer] max_attempts must be 0 or more.")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ConfigurationError("[healer] min_confidence must be between 0 and 1.")
-        for name in ("watchdog_lookback", "watchdog_interval", "approval_timeout"):
+        for name in ("watchdog_lookback", "watchdog_interval", "approval_timeout", "external_lookback",
+                     "external_interval"):
             value = getattr(self, name)
-            if not (name == "watchdog_interval" and value.strip().lower() in ("none", "")):
+            if not (name in ("watchdog_interval", "external_interval") and value.strip().lower() in ("none", "")):
                 duration_seconds(value, f"[healer] {name}")
         if self.watchdog_max_per_cycle < 1:
             raise ConfigurationError("[healer] watchdog_max_per_cycle must be 1 or more.")
@@ -124,6 +159,16 @@ class HealerConfig:
                 raise ConfigurationError(f"[healer] {name} must be more than 0 seconds.")
         if self.watchdog_settle_seconds < 0 or self.watchdog_learn_per_cycle < 0:
             raise ConfigurationError("[healer] watchdog_settle_seconds and watchdog_learn_per_cycle must be 0 or more.")
+        if self.pubsub_timeout_seconds <= 0:
+            raise ConfigurationError("[healer] pubsub_timeout_seconds must be more than 0 seconds.")
+        unknown = set(self.external_job_types) - set(EXTERNAL_JOB_TYPES)
+        if unknown:
+            raise ConfigurationError(f"[healer] external_jobs names {', '.join(sorted(unknown))}; use any of "
+                                     f"{', '.join(EXTERNAL_JOB_TYPES)} (comma-separated).")
+        if self.pubsub_subscription and not self.pubsub_dead_letter_topic:
+            raise ConfigurationError("[healer] pubsub_subscription is set but pubsub_dead_letter_topic is not: set it "
+                                     "to a topic (projects/P/topics/T) for the messages the consumer cannot read.")
+        self.dataflow_relaunch_rules  # noqa: B018 - parses, so a bad JSON is said at start
         home = airflow_home()
         if not self.store_url:
             object.__setattr__(self, "store_url", f"sqlite:///{home / 'healer.db'}")
@@ -144,6 +189,53 @@ class HealerConfig:
         if self.watchdog_interval.strip().lower() in ("none", ""):
             return None
         return duration_seconds(self.watchdog_interval, "[healer] watchdog_interval")
+
+    @property
+    def external_job_types(self) -> list[str]:
+        return _items(self.external_jobs)
+
+    @property
+    def external_project_ids(self) -> list[str]:
+        return _items(self.external_projects)
+
+    @property
+    def external_location_ids(self) -> list[str]:
+        return _items(self.external_locations)
+
+    @property
+    def external_workflow_ids(self) -> list[str]:
+        return _items(self.external_workflows)
+
+    @property
+    def external_lookback_seconds(self) -> float:
+        return duration_seconds(self.external_lookback, "[healer] external_lookback")
+
+    @property
+    def external_interval_seconds(self) -> float | None:
+        if self.external_interval.strip().lower() in ("none", ""):
+            return None
+        return duration_seconds(self.external_interval, "[healer] external_interval")
+
+    @property
+    def dataflow_relaunch_rules(self) -> dict[str, dict[str, Any]]:
+        """``dataflow_relaunch`` parsed: job-name glob -> {template | flex_template, parameters, ladder}."""
+        if not self.dataflow_relaunch.strip():
+            return {}
+        try:
+            rules = json.loads(self.dataflow_relaunch)
+        except ValueError as exc:
+            raise ConfigurationError(f"[healer] dataflow_relaunch is not JSON ({exc}).") from None
+        if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):
+            raise ConfigurationError('[healer] dataflow_relaunch must be a JSON object of job-name glob to '
+                                     '{"template": "gs://...", "parameters": {...}, "ladder": [...]}.')
+        for pattern, rule in rules.items():
+            if bool(rule.get("template")) == bool(rule.get("flex_template")):
+                raise ConfigurationError(f"[healer] dataflow_relaunch[{pattern!r}] needs one of template "
+                                         "(gs://... of a classic template) or flex_template (gs://....json).")
+            if not isinstance(rule.get("ladder", []), list) or not isinstance(rule.get("parameters", {}), dict):
+                raise ConfigurationError(f"[healer] dataflow_relaunch[{pattern!r}]: ladder is a list of environment "
+                                         "rungs and parameters an object of strings.")
+        return rules
 
     def replace(self, **changes: Any) -> HealerConfig:
         return dataclasses.replace(self, **changes)

@@ -132,6 +132,9 @@ class Store(Protocol):
 
     def list_proposals(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]: ...
 
+    def get_pipeline_job(self, job_id: str) -> dict[str, Any] | None:
+        """One polled job's row, or None."""
+
     def upsert_pipeline_job(self, job: dict[str, Any]) -> None:
         """Keep a polled external job (Dataflow, Workflows, BigQuery), updated when seen again."""
 

@@ -597,6 +597,11 @@ class SQLiteStore:
                 " ON CONFLICT(job_id) DO UPDATE SET " + ", ".join(f"{k}=excluded.{k}" for k in row if k != "job_id"),
                 tuple(row.values()))
 
+    def get_pipeline_job(self, job_id: str) -> dict[str, Any] | None:
+        with self._snapshot() as conn:
+            row = conn.execute("SELECT * FROM pipeline_jobs WHERE job_id = ?", (str(job_id),)).fetchone()
+        return dict(row) if row else None
+
     def list_pipeline_jobs(self, *, job_type: str | None = None, status: str | None = None, limit: int = 50,
                            offset: int = 0) -> list[dict[str, Any]]:
         """Polled jobs, most recently updated first."""
