@@ -70,6 +70,26 @@ class ExternalJob:
                 "project": self.project, "location": self.location, **extra}
 
 
+def console_url(job_type: str, job_id: str, project: str, location: str) -> str:
+    """The job's page in the Google Cloud console."""
+    from urllib.parse import quote
+
+    console = "https://console.cloud.google.com"
+    if job_type == "dataflow":
+        return f"{console}/dataflow/jobs/{quote(location, safe='')}/{quote(job_id, safe='')}?project={quote(project)}"
+    if job_type == "workflows":  # projects/P/locations/L/workflows/W/executions/E
+        parts = job_id.split("/")
+        if len(parts) == 8:
+            return (f"{console}/workflows/workflow/{quote(parts[3])}/{quote(parts[5])}/execution/{quote(parts[7])}"
+                    f"?project={quote(parts[1])}")
+        return f"{console}/workflows?project={quote(project)}"
+    if job_type == "bigquery":  # P:L.id
+        owner, _, rest = job_id.partition(":")
+        where, _, bare = rest.partition(".")
+        return f"{console}/bigquery?project={quote(owner or project)}&j=bq:{quote(where)}:{quote(bare)}&page=queryresults"
+    return console
+
+
 class JobSource(Protocol):
     """One service's jobs in one project and location."""
 

@@ -44,8 +44,16 @@ def _incident_or_404(store: Any, incident_id: str) -> Any:
     return incident
 
 
-def ti_links(incident: Any) -> dict[str, str]:
-    """Links into Airflow's own UI for the incident's task instance and its log."""
+def ti_links(incident: Any, store: Any = None) -> dict[str, str]:
+    """Links into Airflow's own UI for the incident's task instance and its log; for a job outside Airflow,
+    into the Google Cloud console's page of the job."""
+    if incident.dag_id.startswith("external:"):
+        from airflow_healer.gcp.jobs import console_url
+
+        job = store.get_pipeline_job(incident.run_id) if store is not None else None
+        job_type = incident.dag_id.split(":", 1)[1]
+        return {"console": console_url(job_type, incident.run_id, (job or {}).get("project", ""),
+                                       (job or {}).get("location", ""))}
     dag, run, task = (quote(x, safe="") for x in (incident.dag_id, incident.run_id, incident.task_id))
     base = f"/dags/{dag}/runs/{run}/tasks/{task}" + (f"/mapped/{incident.map_index}" if incident.map_index >= 0 else "")
     return {"task_instance": base, "log": f"{base}?try_number={incident.last_try_number}"}
@@ -278,7 +286,7 @@ def incident_page(incident_id: str, request: Request, user: Reader, store: Store
     proposals = [p for p in store.list_proposals(limit=MAX_PAGE) if p["incident_id"] == incident.id]
     return page(request, "incident.html", user, title=f"{incident.dag_id}.{incident.task_id}", incident=incident,
                 excerpt=highlighted_excerpt(incident), strategy=strategy, record=record, similar=similar, proposals=proposals,
-                links=ti_links(incident), ledger=store.ledger(incident.id, limit=200))
+                links=ti_links(incident, store), ledger=store.ledger(incident.id, limit=200))
 
 
 @router.get("/analytics", response_class=HTMLResponse)

@@ -64,6 +64,17 @@ def test_the_incident_page_shows_what_decided_and_links_into_airflow(client, aut
     assert data["error_type"] == "permission_denied" and data["dag_id"] == "orders"
 
 
+def test_an_external_jobs_incident_links_to_the_job_in_the_cloud_console(client, auth, store):
+    store.upsert_pipeline_job({"job_id": "2026-12-01_03_14-1234", "job_name": "nightly-orders", "job_type": "dataflow",
+                               "status": "failed", "project": "analytics", "location": "europe-west1"})
+    incident_id = store.record_failure(make_failure(dag_id="external:dataflow", task_id="nightly-orders",
+                                                    run_id="2026-12-01_03_14-1234", message="Workflow failed."))
+    html = client.get(f"/incidents/{incident_id}", headers=auth.bearer("viewer")).text
+    assert ("https://console.cloud.google.com/dataflow/jobs/europe-west1/2026-12-01_03_14-1234?project=analytics"
+            in html)
+    assert "/dags/external" not in html
+
+
 def test_a_viewer_may_not_decide_and_an_editor_may_once(client, auth, store, proposal):
     url = f"/api/proposals/{proposal['id']}/approve"
     assert client.post(url, json={"note": "ok"}).status_code == 401
