@@ -26,7 +26,10 @@ import json
 import logging
 import os
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_healer.core.capture import make_failure
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 
 EXTERNAL_PREFIX = "external:"
 FOLLOW_UP = "external-jobs/follow-up/"
+#: The longest the healer waits before acting (the rest of a backoff): a poll or a sensor holds a slot meanwhile.
+MAX_BACKOFF_SECONDS = 120.0
 NO_ERROR_TEXT = "{job_type} job {job_id} ended {state} and the service gave no error message."
 
 
@@ -74,8 +79,11 @@ class ExternalHealer:
         ``rerun_bigquery`` and ``rerun_workflow``; :mod:`airflow_healer.gcp.actions` by default.
     """
 
-    def __init__(self, healer: Healer, *, actions: Any = None, owner: str | None = None):
+    def __init__(self, healer: Healer, *, actions: Any = None, owner: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] | None = None):
         self.healer = healer
+        self._sleep = sleep
+        self._now = now or (lambda: datetime.now(timezone.utc))
         self.config = healer.config
         self._actions = actions
         self.owner = owner or f"external@{socket.gethostname()}:{os.getpid()}"
@@ -213,6 +221,7 @@ class ExternalHealer:
                                                          "; ".join(filter(None, [decision.detail, plan]))))
         started = None
         if not problem:
+            self._back_off(job, decision.delay)
             try:
                 started = self._act(job, strategy, rule, rung, decision.attempt)
             except Exception as exc:  # noqa: BLE001 - the API refused: a person looks, with what it said
@@ -235,6 +244,19 @@ class ExternalHealer:
         log.info("Healing %s job %s (%s): %s -> %s", job.job_type, job.job_id, classification.error_type, plan,
                  started)
         return outcome
+
+    def _back_off(self, job: ExternalJob, delay: float) -> None:
+        """Wait what is left of the strategy's backoff (or the rate limit's named wait) since the job ended:
+        a rerun the moment a quota refused the job would meet the same refusal."""
+        if delay <= 0 or not job.end_time:
+            return
+        ended = datetime.fromisoformat(job.end_time.replace("Z", "+00:00"))
+        if ended.tzinfo is None:
+            ended = ended.replace(tzinfo=timezone.utc)
+        left = min(delay - (self._now() - ended).total_seconds(), MAX_BACKOFF_SECONDS)
+        if left > 0:
+            log.info("Waiting %.1fs before acting on %s job %s", left, job.job_type, job.job_id)
+            self._sleep(left)
 
     def _not_acting(self, job: ExternalJob, incident: Incident, decision: Decision, classification: Any) -> str:
         store = self.healer.store

@@ -93,8 +93,9 @@ def healer(config, store):
                   store=store)
 
 
-def poll(healer, *sources, actions=None):
-    external = ExternalHealer(healer, actions=actions or Actions())
+def poll(healer, *sources, actions=None, slept=None):
+    external = ExternalHealer(healer, actions=actions or Actions(), now=lambda: NOW,
+                              sleep=(slept if slept is not None else []).append)
     return ExternalPoller(healer, sources, external=external, now=lambda: NOW).cycle()
 
 
@@ -178,8 +179,11 @@ def test_a_relaunch_that_fails_again_is_the_next_try_and_climbs_again_then_stops
 
 def test_a_rate_limited_bigquery_job_is_rerun_and_a_second_healer_does_not_rerun_it_again(healer, store):
     failed = job("analytics:US.q1", job_type="bigquery", name="orders-daily", error=RATE)
-    actions = Actions()
-    poll(healer, Source("bigquery", [failed]), actions=actions)
+    actions, slept = Actions(), []
+    healer = Healer(healer.config.replace(retry_backoff_seconds=60), store=store)
+    poll(healer, Source("bigquery", [failed]), actions=actions, slept=slept)
+    # It failed 2 minutes ago; a rate limit with no named wait waits 4 x the backoff: the rest of 240 s, capped.
+    assert slept == [120.0]
     # Another machine's poller, with its own (empty) view, sees the same failed job.
     store.upsert_pipeline_job({**failed.row(), "status": "running"})
     other = Actions()
