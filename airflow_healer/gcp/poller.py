@@ -24,8 +24,9 @@ from airflow_healer.gcp.jobs import JobSource, PollQuotaExceeded
 log = logging.getLogger(__name__)
 
 WATERMARK = "external-poll/"
-#: Re-read this far behind the watermark: change times of one second are not ordered within it.
-OVERLAP = timedelta(seconds=5)
+#: Re-read this far behind the watermark: the services list a job a little after its change time (eventual
+#: consistency), and change times within one second are not ordered. A job read again costs one row lookup.
+OVERLAP = timedelta(seconds=60)
 
 
 def source_key(source: JobSource) -> str:

@@ -122,9 +122,9 @@ def test_a_failed_job_is_kept_once_and_becomes_one_classified_incident(healer, s
 def test_the_watermark_moves_to_the_newest_change_and_the_next_poll_asks_from_it(healer, store):
     source = Source(jobs=[job("a", status=SUCCEEDED, minutes_ago=30), job("b", status=SUCCEEDED, minutes_ago=3)])
     poll(healer, source)
-    assert source.asked[0] == (NOW - timedelta(days=1, seconds=5)).isoformat(timespec="milliseconds")
+    assert source.asked[0] == (NOW - timedelta(days=1, seconds=60)).isoformat(timespec="milliseconds")
     poll(healer, source)
-    assert source.asked[1] == (NOW - timedelta(minutes=3, seconds=5)).isoformat(timespec="milliseconds")
+    assert source.asked[1] == (NOW - timedelta(minutes=4)).isoformat(timespec="milliseconds")
     assert poll_status(store)[0]["watermark"] == at(3)
 
 
