@@ -71,6 +71,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if written == waiting else 1
 
 
+def cmd_pubsub_consume(args: argparse.Namespace) -> int:
+    from airflow_healer.core.healer import Healer
+    from airflow_healer.gcp.pubsub import consume
+
+    config = HealerConfig.load()
+    store = _store(args)
+    report = consume(config, store, healer=Healer(config, store=store), max_messages=args.max)
+    print(report.summary())
+    for error in report.errors:
+        print(f"error: {error}")
+    return 0 if not report.failed and not report.errors else 1
+
+
+def cmd_pubsub_replay(args: argparse.Namespace) -> int:
+    from airflow_healer.gcp.pubsub import replay_pubsub_spool, spooled_events
+
+    config = HealerConfig.load()
+    if not config.pubsub_topic:
+        print("[healer] pubsub_topic is not set: there is no topic to replay the spooled events to.", file=sys.stderr)
+        return 2
+    waiting = spooled_events(config)
+    published = replay_pubsub_spool(config)
+    print(f"Published {published} of {waiting} spooled event(s) to {config.pubsub_topic}.")
+    return 0 if published == waiting else 1
+
+
 # -- classification -----------------------------------------------------------------------
 
 
@@ -448,6 +474,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="write failures spooled while the store was down")
     p.set_defaults(func=cmd_replay)
+
+    pubsub = sub.add_parser("pubsub", help="incidents as Pub/Sub events").add_subparsers(dest="sub", required=True)
+    p = pubsub.add_parser("consume", help="pull [healer] pubsub_subscription into the store (bad messages: the "
+                                          "dead-letter topic)")
+    p.add_argument("--max", type=int, default=500, help="messages to pull at most (default 500)")
+    p.set_defaults(func=cmd_pubsub_consume)
+    p = pubsub.add_parser("replay", help="publish the events spooled while Pub/Sub was unreachable")
+    p.set_defaults(func=cmd_pubsub_replay)
 
     p = sub.add_parser("classify", help="classify JSON lines ({text, id?, exception_type?, operator?})")
     p.add_argument("file", nargs="?", default="-", help="a JSON-lines file, or - for stdin (default)")

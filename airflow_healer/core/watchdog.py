@@ -186,6 +186,13 @@ class Watchdog:
             self.healer.replay_spool()
         except Exception as exc:  # noqa: BLE001 - the spool waits for the next cycle
             log.warning("Could not replay the failure spool: %s", exc)
+        if self.config.pubsub_topic:
+            try:
+                from airflow_healer.gcp.pubsub import replay_pubsub_spool
+
+                replay_pubsub_spool(self.config)  # what still fails waits for the next cycle
+            except Exception as exc:  # noqa: BLE001 - Pub/Sub must not stop a cycle
+                log.warning("Could not replay the Pub/Sub spool: %s", exc)
         offset, last_end = 0, since
         budget = self.config.watchdog_max_per_cycle
         # Failures already recorded cost no budget, but reading them does: at most this many pages.
@@ -247,12 +254,29 @@ class Watchdog:
         )
         incident_id = store.record_failure(failure)
         report.recorded += 1
-        if not store.claim(incident_id, self.owner, lease_seconds=300):
-            return None  # a healer task holds it: it reads the log and classifies
         try:
-            return self._read_and_classify(incident_id, ti, dag_id, try_number, map_index, report)
+            if not store.claim(incident_id, self.owner, lease_seconds=300):
+                return None  # a healer task holds it: it reads the log and classifies
+            try:
+                return self._read_and_classify(incident_id, ti, dag_id, try_number, map_index, report)
+            finally:
+                store.release(incident_id, self.owner)
         finally:
-            store.release(incident_id, self.owner)
+            self._publish(incident_id, failure)
+
+    def _publish(self, incident_id: str, failure: Any) -> None:
+        """Send the recorded try, with what its log and classification added, to ``[healer] pubsub_topic``."""
+        if not self.config.pubsub_topic:
+            return
+        try:
+            from airflow_healer.gcp.pubsub import publish_incident
+
+            incident = self.healer.store.get_incident(incident_id)
+            tries = {f.try_number: f for f in incident.failures} if incident else {}
+            publish_incident(tries.get(failure.try_number, failure), self.config, incident_id,
+                             incident.error_type if incident else None)
+        except Exception as exc:  # noqa: BLE001 - the incident is stored; only its event is missing
+            log.warning("Could not publish the failure of %s.%s: %s", failure.dag_id, failure.task_id, exc)
 
     def _read_and_classify(self, incident_id: str, ti: dict[str, Any], dag_id: str, try_number: int,
                            map_index: int, report: CycleReport) -> dict[str, Any] | None:

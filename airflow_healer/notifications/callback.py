@@ -6,8 +6,9 @@
     PythonOperator(..., on_failure_callback=on_failure_callback)
 
 or ``on_failure_callback=HealerNotifier()`` to pass settings. The callback runs in the task's own
-process after the failure; it is bounded in time (``[healer] callback_timeout_seconds``), never
-raises, and spools the incident to a local file when the store cannot be written.
+process after the failure; it is bounded in time (``[healer] callback_timeout_seconds``, plus
+``pubsub_timeout_seconds`` when it publishes to ``pubsub_topic``), never raises, and spools the
+incident (or its event) to a local file when the store (or Pub/Sub) cannot be reached.
 """
 
 from __future__ import annotations
@@ -136,6 +137,13 @@ def capture(context: Mapping[str, Any], config: HealerConfig | None = None) -> s
         if incident_id:
             log.info("airflow_healer recorded incident %s for %s.%s try %s",
                      incident_id, failure.dag_id, failure.task_id, failure.try_number)
+        if config.pubsub_topic:
+            try:
+                from airflow_healer.gcp.pubsub import publish_incident
+
+                publish_incident(failure, config, incident_id=incident_id)  # bounded; spools, never raises
+            except Exception:  # noqa: BLE001 - the incident is recorded; only its event is missing
+                log.exception("airflow_healer could not publish this failure to %s", config.pubsub_topic)
         return incident_id
     except Exception:  # noqa: BLE001 - a failure callback must never make things worse
         log.exception("airflow_healer could not capture this failure; the task's own log has the error")

@@ -28,7 +28,16 @@ for _dag in [v for v in list(globals().values()) if isinstance(v, _DAG)]:
 
 
 @pytest.fixture(scope="session")
-def airflow(tmp_path_factory):
+def fake_bigquery():
+    """BigQuery's REST API on loopback: the real client in Airflow's workers and triggerer talks to it."""
+    from tests.integration.fake_bigquery import FakeBigQuery
+
+    with FakeBigQuery(project="it-project") as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def airflow(tmp_path_factory, fake_bigquery):
     home = tmp_path_factory.mktemp("airflow_home")
     # The project's DAGs (examples and the watchdog) plus DAGs that exist for these tests only.
     dags = tmp_path_factory.mktemp("dags")
@@ -57,6 +66,11 @@ def airflow(tmp_path_factory):
         "AIRFLOW__HEALER__WATCHDOG_SETTLE_SECONDS": "3",
         "AIRFLOW__HEALER__WATCHDOG_LEARN_PER_CYCLE": "3",
         "AIRFLOW__HEALER__WATCHDOG_MANUAL_WAIT_SECONDS": "12",
+        # Jobs outside Airflow: BigQuery's (the loopback one), polled when a test triggers healer_external_jobs.
+        "BIGQUERY_EMULATOR_HOST": fake_bigquery.host,
+        "AIRFLOW__HEALER__EXTERNAL_JOBS": "bigquery",
+        "AIRFLOW__HEALER__EXTERNAL_PROJECTS": "it-project",
+        "AIRFLOW__HEALER__EXTERNAL_INTERVAL": "none",
     }
     # No plugins folder: the plugin must load through the installed package, as it does for pip users.
     instance = LocalAirflow(home, dags_folder=dags, env=env)
