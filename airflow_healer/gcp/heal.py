@@ -45,6 +45,8 @@ EXTERNAL_PREFIX = "external:"
 FOLLOW_UP = "external-jobs/follow-up/"
 #: The longest the healer waits before acting (the rest of a backoff): a poll or a sensor holds a slot meanwhile.
 MAX_BACKOFF_SECONDS = 120.0
+#: After raising a running streaming job's worker range, how long its further errors wait before another climb.
+STREAMING_COOLDOWN_SECONDS = 600.0
 NO_ERROR_TEXT = "{job_type} job {job_id} ended {state} and the service gave no error message."
 
 
@@ -145,7 +147,7 @@ class ExternalHealer:
                 return outcome
         if follow is None:
             seen = store.get_pipeline_job(job.job_id)
-            if seen and seen["status"] == job.status and seen.get("incident_id"):
+            if seen and seen["status"] == job.status and job.status in TERMINAL and seen.get("incident_id"):
                 # Seen failed already (the poll windows overlap; a sensor and the poller both watch it).
                 outcome.incident_id, outcome.error_type = seen["incident_id"], seen.get("error_type")
                 outcome.reason = "seen already"
@@ -209,8 +211,24 @@ class ExternalHealer:
             return outcome
         strategy = decision.strategy.name
         try_number = incident.last_try_number
-        if not store.act_once(incident.dag_id, incident.run_id, incident.task_id, -1, try_number,
-                              actor=self.owner, strategy=strategy):
+        in_place = strategy == "rescale" and job.status == RUNNING and job.details.get("job_kind") == "streaming"
+        if job.status == RUNNING and not in_place:
+            outcome.verdict, outcome.reason = None, (f"{decision.reason}; {job.job_type} job {job.job_id} is still "
+                                                     "running, so the healer acts once it has ended failed")
+            store.set_status(incident.id, IncidentStatus.OPEN, outcome.reason)
+            return outcome
+        if in_place:
+            # A running job reports errors again and again: one climb, then time for the new range to work.
+            # Two healers updating at once set the same range (idempotent), so no per-try key is taken: the
+            # job's later failure, if it comes, is still acted on.
+            last = max((a.started_at or "" for a in incident.actions if a.strategy == "rescale"), default="")
+            if last and (self._now() - _parse_time(last)).total_seconds() < STREAMING_COOLDOWN_SECONDS:
+                outcome.verdict, outcome.reason = None, (
+                    f"its worker range was raised at {last}; the healer waits "
+                    f"{STREAMING_COOLDOWN_SECONDS / 60:.0f} minutes for it to take effect before climbing again")
+                return outcome
+        elif not store.act_once(incident.dag_id, incident.run_id, incident.task_id, -1, try_number,
+                                actor=self.owner, strategy=strategy):
             outcome.reason = (f"try {try_number} of {job.job_id} was acted on already by "
                               f"{store.acted_by(incident.dag_id, incident.run_id, incident.task_id, -1, try_number)}")
             outcome.verdict = None
@@ -250,9 +268,7 @@ class ExternalHealer:
         a rerun the moment a quota refused the job would meet the same refusal."""
         if delay <= 0 or not job.end_time:
             return
-        ended = datetime.fromisoformat(job.end_time.replace("Z", "+00:00"))
-        if ended.tzinfo is None:
-            ended = ended.replace(tzinfo=timezone.utc)
+        ended = _parse_time(job.end_time)
         left = min(delay - (self._now() - ended).total_seconds(), MAX_BACKOFF_SECONDS)
         if left > 0:
             log.info("Waiting %.1fs before acting on %s job %s", left, job.job_type, job.job_id)
@@ -321,6 +337,11 @@ class ExternalHealer:
                                                  max_workers=(rung or {}).get("max_workers"))
             return job.job_id
         return self.actions.relaunch_dataflow(job, rule, rung or {}, attempt=attempt)
+
+
+def _parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _rung(rule: dict[str, Any] | None, index: int) -> dict[str, Any] | None:

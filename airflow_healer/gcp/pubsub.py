@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +44,7 @@ from airflow_healer.core.redact import redact
 from airflow_healer.core.store.base import utcnow
 from airflow_healer.core.types import Failure
 from airflow_healer.exceptions import ConfigurationError
-from airflow_healer.gcp.jobs import FAILED, TERMINAL, ExternalJob
+from airflow_healer.gcp.jobs import RUNNING, TERMINAL, ExternalJob
 
 if TYPE_CHECKING:
     from airflow_healer.core.config import HealerConfig
@@ -490,7 +490,9 @@ def _log_entry(entry: dict[str, Any]) -> ParsedMessage:
     failure = make_failure(dag_id=EXTERNAL_DATAFLOW, task_id=job_name, run_id=job_id, try_number=1,
                            operator="DataflowJob", message=text, traceback=exception, source="pubsub")
     failure.failed_at = at or failure.failed_at
-    job = ExternalJob(job_type="dataflow", job_id=job_id, job_name=job_name, status=FAILED,
+    # An error entry says a step failed, not that the job did (Dataflow retries work items): running, unless a
+    # poll saw it end (the row keeps what a poll saw).
+    job = ExternalJob(job_type="dataflow", job_id=job_id, job_name=job_name, status=RUNNING,
                       state=f"log entry {to_text(severity, 20)}", project=to_text(project, 250),
                       location=to_text(labels.get("region", ""), 100), changed_at=at or utcnow(),
                       error_message=failure.message,
@@ -598,8 +600,33 @@ def _classify(healer: Healer, store: Store, incident_id: str, report: ConsumeRep
         report.error(f"could not classify incident {incident_id}: {_why(exc)}")
 
 
+def _heal_running(config: HealerConfig, healer: Healer, job: ExternalJob, report: ConsumeReport,
+                  job_source: Callable[..., Any] | None) -> None:
+    """A running streaming job whose steps report resource errors, named by ``[healer] external_heal``: read
+    the job (kind, Streaming Engine, workers) and let the external healer raise its worker range."""
+    from airflow_healer.gcp.heal import ExternalHealer
+
+    external = ExternalHealer(healer)
+    if not external.wants(job):
+        return
+    try:
+        if job_source is None:
+            from airflow_healer.gcp.sources import source_for as job_source
+        live = job_source("dataflow", job.project, job.location, config.gcp_conn_id).get(job.job_id)
+        if live.status != RUNNING or live.details.get("job_kind") != "streaming":
+            return  # a batch job's failure, if it comes, is the poller's (or a sensor's) to heal
+        incident = healer.store.find_incident(EXTERNAL_DATAFLOW, job.job_id, job.job_name)
+        live.error_message = incident.message if incident is not None else job.error_message
+        live.job_name = job.job_name
+        outcome = external.observe(live)
+        if outcome.reason:
+            log.info("Dataflow job %s: %s", job.job_id, outcome.reason)
+    except Exception as exc:  # noqa: BLE001 - the incident is stored; healing it waits for the next entry
+        report.error(f"could not heal running Dataflow job {job.job_id}: {_why(exc)}")
+
+
 def _handle(config: HealerConfig, store: Store, healer: Healer | None, received: Any,
-            report: ConsumeReport) -> bool:
+            report: ConsumeReport, job_source: Callable[..., Any] | None = None) -> bool:
     """Store (or dead-letter) one pulled message; returns whether it may be acknowledged."""
     message = received.message
     parsed = parse_message(bytes(message.data))
@@ -630,6 +657,8 @@ def _handle(config: HealerConfig, store: Store, healer: Healer | None, received:
         report.duplicates += 1
     else:
         report.stored += 1
+        if healer is not None and parsed.job is not None:
+            _heal_running(config, healer, parsed.job, report, job_source)
     return True
 
 
@@ -663,12 +692,15 @@ def _pulls(subscriber: Any, subscription: str, batch: int, budget: int, deadline
 
 
 def consume(config: HealerConfig, store: Store, *, healer: Healer | None = None, max_messages: int = 500,
-            timeout: float = 60.0) -> ConsumeReport:
+            timeout: float = 60.0, job_source: Callable[..., Any] | None = None) -> ConsumeReport:
     """Pull up to ``max_messages`` from ``config.pubsub_subscription`` into ``store``, for at most ``timeout``
     seconds (a batch being stored is finished). A batch in which a message could not be kept ends the run:
     those messages are delivered again, to the next run, rather than retried against a failing store.
 
-    :param healer: when given, incidents that have no error type yet are classified (and stored so).
+    :param healer: when given, incidents that have no error type yet are classified (and stored so), and a
+        running streaming Dataflow job that ``[healer] external_heal`` names has its worker range raised
+        when its errors are resource errors (:mod:`airflow_healer.gcp.heal`).
+    :param job_source: how to read a Dataflow job (tests); :func:`airflow_healer.gcp.sources.source_for`.
     :raises ConfigurationError: no subscription or no dead-letter topic is set.
     """
     if not config.pubsub_subscription or not config.pubsub_dead_letter_topic:
@@ -684,7 +716,7 @@ def consume(config: HealerConfig, store: Store, *, healer: Healer | None = None,
         report.received += len(messages)
         ack, nack = [], []
         for received in messages:
-            (ack if _handle(config, store, healer, received, report) else nack).append(received.ack_id)
+            (ack if _handle(config, store, healer, received, report, job_source) else nack).append(received.ack_id)
         try:
             if ack:
                 subscriber.acknowledge(request={"subscription": subscription, "ack_ids": ack},

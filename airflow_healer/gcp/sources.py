@@ -685,6 +685,17 @@ class BigQuerySource(_Source):
 # -- from the configuration ---------------------------------------------------------------------------
 
 
+def source_for(job_type: str, project: str, location: str, gcp_conn_id: str = "google_cloud_default") -> JobSource:
+    """The source that reads jobs of ``job_type`` in one project and location (a sensor's, the consumer's)."""
+    if job_type == "dataflow":
+        return DataflowSource(project, location, gcp_conn_id=gcp_conn_id)
+    if job_type == "workflows":
+        return WorkflowsSource(project, location, gcp_conn_id=gcp_conn_id)
+    if job_type == "bigquery":
+        return BigQuerySource(project, gcp_conn_id=gcp_conn_id)
+    raise ValueError(f"job_type is {job_type!r}; use dataflow, workflows or bigquery.")
+
+
 def sources_from_config(config: Any) -> list[JobSource]:
     """The sources ``[healer] external_jobs``, ``external_projects``, ``external_locations`` and
     ``external_workflows`` name (a :class:`~airflow_healer.core.config.HealerConfig`); none when

@@ -10,22 +10,10 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_healer.gcp.jobs import TERMINAL
+from airflow_healer.gcp.sources import source_for as job_source
 
 #: Consecutive API errors after which the trigger gives up and says why.
 MAX_ERRORS = 10
-
-
-def job_source(job_type: str, project_id: str, location: str, gcp_conn_id: str) -> Any:
-    """The source that reads one job of ``job_type`` (clients made on first use, with the connection's credentials)."""
-    if job_type not in ("dataflow", "workflows", "bigquery"):
-        raise ValueError(f"job_type is {job_type!r}; use dataflow, workflows or bigquery.")
-    from airflow_healer.gcp.sources import BigQuerySource, DataflowSource, WorkflowsSource
-
-    if job_type == "dataflow":
-        return DataflowSource(project_id, location, gcp_conn_id=gcp_conn_id)
-    if job_type == "workflows":
-        return WorkflowsSource(project_id, location, gcp_conn_id=gcp_conn_id)
-    return BigQuerySource(project_id, gcp_conn_id=gcp_conn_id)
 
 
 class ExternalJobTrigger(BaseTrigger):

@@ -256,3 +256,29 @@ def test_a_job_with_no_error_text_says_so(healer, store):
 
 def _key(job_id, job_type="dataflow", name="nightly-orders"):
     return f"external:{job_type}", job_id, name
+
+
+def test_a_running_batch_job_reporting_errors_is_recorded_but_not_relaunched_while_it_runs(healer, store):
+    actions = Actions()
+    running = job("b1", status=RUNNING, error=OOM)
+    outcome = ExternalHealer(healer, actions=actions).observe(running)
+    assert actions.calls == [] and outcome.started is None
+    incident = store.get_incident(outcome.incident_id)
+    assert incident.status is IncidentStatus.OPEN and "still running" in incident.reason
+    # When it then ends failed, the poller heals it (the per-try key was not taken by the running job).
+    ended = job("b1", status=FAILED, error=OOM)
+    outcome = ExternalHealer(healer, actions=actions).observe(ended)
+    assert [c[0] for c in actions.calls] == ["relaunch"] and outcome.started == "b1-healer-1"
+
+
+def test_a_streaming_job_climbs_once_then_waits_for_the_new_range(healer, store):
+    rules = {"stream-*": {"flex_template": "gs://t/stream.json", "ladder": [
+        {"max_workers": 5}, {"max_workers": 10}, {"max_workers": 20}]}}
+    healer = Healer(healer.config.replace(external_heal="stream-*", dataflow_relaunch=json.dumps(rules)),
+                    store=store)
+    actions = Actions()
+    running = job("s2", name="stream-clicks", status=RUNNING, error=OOM, job_kind="streaming", streaming_engine=True)
+    ExternalHealer(healer, actions=actions).observe(running)
+    outcome = ExternalHealer(healer, actions=actions).observe(running)
+    assert [c[3] for c in actions.calls] == [10]
+    assert "waits 10 minutes" in outcome.reason

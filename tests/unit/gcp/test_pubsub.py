@@ -6,6 +6,7 @@ The tests that talk to Pub/Sub run against the real emulator (see conftest.py); 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -166,7 +167,8 @@ def test_a_dataflow_error_log_entry_is_an_incident_of_the_job(entry):
     assert (f.dag_id, f.task_id, f.run_id, f.try_number, f.source) == (
         "external:dataflow", "nightly-sessions", "2026-12-01_03_14_15-1234567890", 1, "pubsub")
     assert f.message == "java.lang.OutOfMemoryError: Java heap space" and f.failed_at == "2026-12-01T03:20:00.123Z"
-    assert (job.job_type, job.status, job.project, job.location) == ("dataflow", "failed", "analytics-prod",
+    # A step's error is not the job's end: Dataflow retries work items. A poll says when it has failed.
+    assert (job.job_type, job.status, job.project, job.location) == ("dataflow", "running", "analytics-prod",
                                                                      "europe-west1")
 
 
@@ -353,9 +355,51 @@ def test_dataflow_error_log_entries_become_one_classified_incident_and_a_job_row
     assert incident.error_type is not None and [f.source for f in incident.failures] == ["pubsub"]
     job = store.get_pipeline_job(job_id)
     assert (job["status"], job["job_type"], job["job_name"], job["project"], job["location"]) == (
-        "failed", "dataflow", "nightly-sessions", "analytics-prod", "europe-west1")
+        "running", "dataflow", "nightly-sessions", "analytics-prod", "europe-west1")
     assert (job["incident_id"], job["error_type"]) == (incident.id, incident.error_type.value)
     assert job["error_message"] == incident.message
+
+
+def test_a_streaming_jobs_memory_errors_raise_its_worker_range_once_then_it_waits(pubsub, tmp_path, mocker):
+    from google.cloud import dataflow_v1beta3 as dataflow
+
+    from airflow_healer.gcp.jobs import ExternalJob
+
+    job_id = "2026-12-01_03_14_15-1234567890"
+    rules = {"nightly-*": {"flex_template": "gs://t/sessions.json",
+                           "ladder": [{"min_workers": 1, "max_workers": 5}, {"min_workers": 2, "max_workers": 20}]}}
+    config = pubsub.config.replace(external_heal="nightly-*", dataflow_relaunch=json.dumps(rules))
+    live = ExternalJob(job_type="dataflow", job_id=job_id, job_name="nightly-sessions", status="running",
+                       state="JOB_STATE_RUNNING", project="analytics-prod", location="europe-west1",
+                       changed_at="2026-12-01T03:20:00.000Z",
+                       details={"job_kind": "streaming", "streaming_engine": True, "max_workers": 5})
+    reads = []
+
+    class Source:
+        def get(self, wanted):
+            reads.append(wanted)
+            return dataclasses.replace(live)
+
+    client = mocker.create_autospec(dataflow.JobsV1Beta3Client, instance=True)
+    mocker.patch.object(dataflow, "JobsV1Beta3Client", return_value=client)
+    mocker.patch("airflow_healer.gcp.actions.google_credentials", return_value=object())
+    oom = "ResourceExhausted: Container worker exceeded memory limit 3.75GiB, killed by the kernel OOM killer"
+    pubsub.publish(raw(log_entry(job_id, text=oom)))
+    pubsub.publish(raw(log_entry(job_id, text=oom + " (worker harness-7)")))
+    store = open_store(f"sqlite:///{tmp_path / 'central.db'}")
+    report = consume(config, store, healer=Healer(config, store=store), max_messages=2,
+                     job_source=lambda *where: Source())
+    assert report.stored == 2 and reads == [job_id, job_id]
+    [call] = client.update_job.call_args_list
+    request = call.kwargs["request"]
+    assert (request.project_id, request.job_id, request.location) == ("analytics-prod", job_id, "europe-west1")
+    assert (request.job.runtime_updatable_params.min_num_workers,
+            request.job.runtime_updatable_params.max_num_workers) == (2, 20)
+    assert sorted(request.update_mask.paths) == ["runtime_updatable_params.max_num_workers",
+                                                 "runtime_updatable_params.min_num_workers"]
+    [incident] = store.list_incidents()
+    [action] = incident.actions  # the second entry waited for the new range to take effect
+    assert (action.strategy, str(action.outcome)) == ("rescale", "success")
 
 
 class NeverRanApi:
