@@ -405,6 +405,41 @@ def cmd_watchdog_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_external_poll(args: argparse.Namespace) -> int:
+    from airflow_healer.core.healer import Healer
+    from airflow_healer.gcp.poller import ExternalPoller
+    from airflow_healer.gcp.sources import sources_from_config
+
+    config = HealerConfig.load()
+    sources = sources_from_config(config)
+    if not sources:
+        print("[healer] external_jobs is empty: name the services to poll (external_jobs = dataflow,workflows,"
+              "bigquery).", file=sys.stderr)
+        return 2
+    report = ExternalPoller(Healer(config, store=_store(args)), sources, progress=print).cycle()
+    print(report.summary())
+    for error in report.errors:
+        print(f"error: {error}")
+    return 1 if report.errors else 0
+
+
+def cmd_external_status(args: argparse.Namespace) -> int:
+    from airflow_healer.gcp.poller import poll_status
+
+    rows = poll_status(_store(args))
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    if not rows:
+        print("No external jobs were polled yet.")
+    for row in rows:
+        last = row.get("last_cycle") or {}
+        print(f"{row['source']}: changes after {row['watermark']} are new; last poll {last.get('at', '?')} saw "
+              f"{last.get('jobs', 0)} changed job(s)")
+    return 0
+
+
 # -- proposals: risky fixes wait for a person -------------------------------------------------
 
 
@@ -547,6 +582,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = watchdog.add_parser("status", help="its watermark and what its last cycle found")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_watchdog_status)
+
+    external = sub.add_parser("external", help="jobs outside Airflow (Dataflow, Workflows, BigQuery)").add_subparsers(
+        dest="sub", required=True)
+    p = external.add_parser("poll", help="one poll of [healer] external_jobs into the store, now")
+    p.set_defaults(func=cmd_external_poll)
+    p = external.add_parser("status", help="each source's watermark and its last poll")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_external_status)
 
     kb = sub.add_parser("kb", help="the knowledge base").add_subparsers(dest="sub", required=True)
     p = kb.add_parser("template", help="print the import template")

@@ -223,6 +223,12 @@ def apply_proposal(healer: Healer, api: Any, proposal_id: str, *, user: str = ""
         hint = {"pending": f": approve it first (`airflow-healer proposals approve {proposal_id}`)"}.get(
             proposal["status"], "")
         raise RemediationRefused(f"Proposal {proposal_id} is {proposal['status']}, not approved{hint}; nothing done.")
+    if str(proposal["dag_id"]).startswith("external:"):
+        kind = str(proposal["dag_id"]).split(":", 1)[1]
+        raise RemediationRefused(
+            f"Proposal {proposal_id} is about a {kind} job outside Airflow ({proposal['run_id']}), which no DAG run "
+            f"holds: make the change it describes ({proposal['change']}), then rerun the job where it runs; the "
+            "next poll of healer_external_jobs records how it goes.")
     request = Request(dag_id=proposal["dag_id"], run_id=proposal["run_id"], task_id=proposal["task_id"],
                       map_index=int(proposal["map_index"]), strategy="retry", dry_run=False, user=user,
                       reason=f"proposal {proposal_id} approved by {proposal['decided_by']}")

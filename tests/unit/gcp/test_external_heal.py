@@ -282,3 +282,21 @@ def test_a_streaming_job_climbs_once_then_waits_for_the_new_range(healer, store)
     outcome = ExternalHealer(healer, actions=actions).observe(running)
     assert [c[3] for c in actions.calls] == [10]
     assert "waits 10 minutes" in outcome.reason
+
+
+def test_the_cli_polls_and_says_each_sources_watermark(healer, store, config, monkeypatch, capsys):
+    from airflow_healer.cli import main
+
+    assert main(["external", "poll"]) == 2
+    assert "external_jobs is empty" in capsys.readouterr().err
+    assert main(["external", "status"]) == 0 and "No external jobs were polled yet" in capsys.readouterr().out
+    source = Source("bigquery", [job("analytics:US.q9", job_type="bigquery", status=SUCCEEDED, name="q9")])
+    monkeypatch.setenv("AIRFLOW__HEALER__EXTERNAL_JOBS", "bigquery")
+    monkeypatch.setenv("AIRFLOW__HEALER__STORE_URL", f"sqlite:///{store.path}")
+    monkeypatch.setattr("airflow_healer.gcp.sources.sources_from_config", lambda config: [source])
+    assert main(["external", "poll"]) == 0
+    out = capsys.readouterr().out
+    assert "bigquery/analytics/us-central1: 1 changed job(s)" in out and "1 job(s) changed in 1 source(s)" in out
+    assert main(["external", "status", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["source"] == "bigquery/analytics/us-central1" and row["last_cycle"]["jobs"] == 1

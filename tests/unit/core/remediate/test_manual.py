@@ -162,3 +162,17 @@ def test_an_approved_proposal_is_applied_once_and_its_task_retried(healer, store
     run.heal = False
     request, again = apply_proposal(healer, run, proposal_id, user="bob", sleep=lambda s: None)
     assert again.outcome == "failed" and len(run.cleared) == 2
+
+
+def test_an_approved_proposal_about_a_job_outside_airflow_says_what_to_do_and_clears_nothing(healer, store):
+    from airflow_healer.core.remediate.manual import apply_proposal
+
+    incident_id = store.record_failure(make_failure(dag_id="external:bigquery", task_id="orders-daily",
+                                                    run_id="analytics:US.q1", message="Access Denied"))
+    proposal = store.add_proposal(store.get_incident(incident_id), "grant_permission", "grant roles/bigquery.dataViewer",
+                                  3600)
+    store.decide_proposal(proposal["id"], True, "ana", "granted")
+    run = Run()
+    with pytest.raises(RemediationRefused, match="about a bigquery job outside Airflow .*rerun the job where it runs"):
+        apply_proposal(healer, run, proposal["id"], user="bob")
+    assert run.cleared == []
