@@ -22,25 +22,31 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   touch "$stamp"
 fi
 
-# The browser tests (tests/e2e) drive Debian's chromium through Playwright: Playwright's own browser
-# download is never used. Without chromium they skip, with the reason written here.
-note=.venv/.chromium-missing
-if [ -x /usr/bin/chromium ]; then
-  rm -f "$note"
-else
-  sudo=""
-  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; fi
+# Debian packages the tests use, installed when missing: chromium for the browser tests (tests/e2e,
+# driven through Playwright, whose own browser download is never used), PostgreSQL's server and
+# redis-server for the PostgreSQL store and the Celery tests. Whatever cannot be installed is written
+# to .venv/.<package>-missing and the tests that need it skip with that reason.
+sudo=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; fi
+apt_updated=""
+ensure_package() {  # ensure_package PACKAGE PRESENT-CHECK WHAT-NEEDS-IT
+  local package=$1 present=$2 needs=$3 note=".venv/.$1-missing" why=""
+  if eval "$present"; then
+    rm -f "$note"
+    return
+  fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    why="/usr/bin/chromium is missing and this machine has no apt-get: install a chromium at /usr/bin/chromium to run the browser tests (tests/e2e)."
+    why="$package is missing and this machine has no apt-get: install it to run $needs."
   elif [ "$(id -u)" != 0 ] && [ -z "$sudo" ]; then
-    why="/usr/bin/chromium is missing and installing it needs root: run 'apt-get install chromium' as root, then the browser tests (tests/e2e) run."
+    why="$package is missing and installing it needs root: run 'apt-get install $package' as root, then $needs run."
   else
-    echo "==> installing Debian's chromium for the browser tests (about 40 seconds)"
+    echo "==> installing Debian's $package for $needs"
     export DEBIAN_FRONTEND=noninteractive
-    if $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; then
-      why=""
+    if { [ -n "$apt_updated" ] || $sudo apt-get update -qq >/dev/null; } &&
+       $sudo apt-get install -y -qq --no-install-recommends "$package" >/dev/null; then
+      apt_updated=1
     else
-      why="apt-get could not install Debian's chromium (see its output above): the browser tests (tests/e2e) skip until /usr/bin/chromium exists."
+      why="apt-get could not install Debian's $package (see its output above): $needs skip until it is installed."
     fi
   fi
   if [ -n "$why" ]; then
@@ -49,4 +55,8 @@ else
   else
     rm -f "$note"
   fi
-fi
+}
+ensure_package chromium '[ -x /usr/bin/chromium ]' "the browser tests (tests/e2e)"
+ensure_package postgresql 'command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1' \
+  "the PostgreSQL store tests and the Celery tests"
+ensure_package redis-server 'command -v redis-server >/dev/null' "the Celery tests (tests/integration/test_celery.py)"
