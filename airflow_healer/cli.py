@@ -486,6 +486,63 @@ def cmd_proposals_reject(args: argparse.Namespace) -> int:
     return _decide(args, False)
 
 
+def _store_url(args: argparse.Namespace) -> str:
+    return args.store_url or HealerConfig.load().store_url
+
+
+def cmd_db_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the store's schema is the one this version needs; 1, with what to run, otherwise."""
+    from airflow_healer.core.store import open_store
+    from airflow_healer.core.store.base import SCHEMA_VERSION
+
+    store = open_store(_store_url(args))
+    version = store.schema_version()
+    print(f"store: {store!r}\nschema version: {version or 'none yet'} (this airflow_healer needs {SCHEMA_VERSION})")
+    if version and version > SCHEMA_VERSION:
+        print("The store is newer than this airflow_healer: upgrade airflow_healer here.", file=sys.stderr)
+        return 1
+    if version < SCHEMA_VERSION:
+        what = "created" if not version else "upgraded"
+        print(f"Run `airflow-healer db upgrade` to have it {what} (nothing written is lost).", file=sys.stderr)
+        return 1
+    for step in store.migrations():
+        print(f"  version {step['version']}: applied {step['applied_at']} by airflow_healer {step['package_version']}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from airflow_healer.core.store import open_store
+
+    store = open_store(_store_url(args))
+    before = store.schema_version()
+    applied = store.migrate()
+    if applied:
+        print(f"{store!r}: schema {before or 'none'} -> {applied[-1]}" + (f" (applied {applied})" if before else ""))
+    else:
+        print(f"{store!r}: schema {before} is current; nothing to do.")
+    return 0
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    from airflow_healer.core.store import open_store
+    from airflow_healer.core.store.copy import copy_store
+
+    source, target = open_store(args.source), open_store(args.destination)
+    last: dict[str, int] = {}
+
+    def progress(table: str, rows: int) -> None:
+        if rows - last.get(table, 0) >= 50_000 or not last.get(table):
+            print(f"  {table}: {rows} rows", file=sys.stderr)
+            last[table] = rows
+
+    print(f"Copying {source!r} into {target!r} ...", file=sys.stderr)
+    copied = copy_store(source, target, batch=args.batch, progress=progress)
+    print(f"Copied {sum(copied.values())} rows, every count checked: "
+          + ", ".join(f"{table} {n}" for table, n in copied.items()))
+    print("Point [healer] store_url at the destination, then restart Airflow's components.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-healer", description=__doc__)
     parser.add_argument("--store-url", help="store to use instead of [healer] store_url")
@@ -590,6 +647,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = external.add_parser("status", help="each source's watermark and its last poll")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_external_status)
+
+    db = sub.add_parser("db", help="the store's schema, upgrades and copies").add_subparsers(dest="sub", required=True)
+    p = db.add_parser("check", help="is the store's schema the one this version needs? (exit 1 if not)")
+    p.set_defaults(func=cmd_db_check)
+    p = db.add_parser("upgrade", help="create or upgrade the store's schema in place, keeping every row")
+    p.set_defaults(func=cmd_db_upgrade)
+    p = db.add_parser("copy", help="copy every row of one store into a new, empty one (e.g. SQLite to PostgreSQL)")
+    p.add_argument("source", help="store URL to copy from, e.g. sqlite:////opt/airflow/healer.db")
+    p.add_argument("destination", help="empty store URL to copy into, e.g. postgresql+psycopg://u:p@host/healer")
+    p.add_argument("--batch", type=int, default=5000, help="rows read and written at a time")
+    p.set_defaults(func=cmd_db_copy)
 
     kb = sub.add_parser("kb", help="the knowledge base").add_subparsers(dest="sub", required=True)
     p = kb.add_parser("template", help="print the import template")

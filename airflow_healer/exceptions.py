@@ -5,7 +5,8 @@
     HealerError
      ├── ConfigurationError     a [healer] setting is missing or invalid
      ├── StoreError             the incident store cannot be read or written
-     │    └── StoreUnavailable  it cannot be reached at all (callbacks spool instead)
+     │    ├── StoreUnavailable  it cannot be reached at all (callbacks spool instead)
+     │    └── StoreSchemaError  its schema is older or newer than this version (run `airflow-healer db upgrade`)
      ├── AirflowApiError        Airflow's REST API refused or failed a call
      │    └── RunNotFound       the DAG run or task instance no longer exists
      ├── CredentialError        a connection's fresh secret cannot be read
@@ -36,6 +37,10 @@ class StoreError(HealerError):
 
 class StoreUnavailable(StoreError):
     pass
+
+
+class StoreSchemaError(StoreError):
+    """The store's schema is not the one this version of airflow_healer reads and writes."""
 
 
 class AirflowApiError(HealerError):

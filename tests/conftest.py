@@ -30,3 +30,37 @@ def config(airflow_home) -> HealerConfig:
 @pytest.fixture
 def store(tmp_path) -> SQLiteStore:
     return SQLiteStore(tmp_path / "healer.db")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the session (tests.services.LocalPostgres); a test takes a database of it."""
+    from tests.services import LocalPostgres, postgres_bin
+
+    if postgres_bin() is None:
+        from pathlib import Path
+
+        note = Path(__file__).resolve().parents[1] / ".venv" / ".postgresql-missing"
+        pytest.skip(note.read_text().strip() if note.exists() else
+                    "PostgreSQL's server programs are missing: scripts/bootstrap.sh installs Debian's postgresql.")
+    with LocalPostgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres, request):
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    import re
+
+    postgres.databases = getattr(postgres, "databases", 0) + 1
+    name = re.sub(r"\W", "_", request.node.name.lower())[:40] + f"_{postgres.databases}"
+    return postgres.create_database(name)
+
+
+@pytest.fixture
+def postgres_store(postgres_url):
+    from airflow_healer.core.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres_url)
+    yield store
+    store.close()

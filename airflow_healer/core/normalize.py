@@ -71,6 +71,11 @@ def to_text(value: object, limit: int = MAX_CHARS) -> str:
     if len(text) > limit:
         half = limit // 2
         text = text[:half] + "\n...\n" + text[-half:]
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates (bytes decoded with surrogateescape): no store can keep them
+            text = text.encode("utf-8", "replace").decode("utf-8")
     return _CONTROL.sub(" ", text)
 
 

@@ -15,8 +15,8 @@ __all__ = ["Store", "open_store"]
 def open_store(url: str, *, timeout: float = 10.0) -> Store:
     """Return the store a ``[healer] store_url`` names (one object per URL and process).
 
-    ``sqlite:////absolute/path.db`` is the embedded default. PostgreSQL and BigQuery adapters plug
-    in here under their own schemes.
+    ``sqlite:////absolute/path.db`` is the embedded default; ``postgresql+psycopg://user:pw@host/db``
+    (or ``postgresql://``) a store that many workers share.
     """
     scheme = urlparse(url).scheme.split("+")[0]
     if scheme == "sqlite":
@@ -27,7 +27,14 @@ def open_store(url: str, *, timeout: float = 10.0) -> Store:
         if not path:
             raise ConfigurationError(f"[healer] store_url {url!r}: write sqlite:////absolute/path/healer.db.")
         return SQLiteStore(path, timeout=timeout)
+    if scheme in ("postgresql", "postgres"):
+        if not urlparse(url).path.strip("/"):
+            raise ConfigurationError(f"[healer] store_url {url!r}: name the database, as in "
+                                     "postgresql+psycopg://user:password@host:5432/healer.")
+        from airflow_healer.core.store.postgres import PostgresStore
+
+        return PostgresStore(url, timeout=timeout)
     raise ConfigurationError(
-        f"[healer] store_url {url!r}: the {scheme or 'empty'} scheme is not supported yet; "
-        "use sqlite:////path/to/healer.db."
+        f"[healer] store_url {url!r}: the {scheme or 'empty'} scheme is not supported; use "
+        "sqlite:////path/to/healer.db or postgresql+psycopg://user:password@host:5432/healer."
     )

@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from airflow_healer.core.types import Action, Classification, Failure, Incident, IncidentStatus, Outcome
 
+#: The version of the stores' schema this airflow_healer reads and writes (every adapter the same).
+SCHEMA_VERSION = 8
 #: The most incidents one page of ``incident_page`` returns, whatever ``limit`` asks for.
 MAX_PAGE = 500
 #: The statuses of an incident someone or something still has to act on.

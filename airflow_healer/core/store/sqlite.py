@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,30 +22,24 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from airflow_healer import __version__
+from airflow_healer.core.store import rows as R
 from airflow_healer.core.store.base import (
     ACTIVE_STATUSES,
     MAX_PAGE,
+    SCHEMA_VERSION,
     decode_cursor,
     encode_cursor,
-    event_text,
-    linear_forecast,
     utc_iso,
     utcnow,
 )
-from airflow_healer.core.types import (
-    Action,
-    Classification,
-    ErrorType,
-    Failure,
-    Incident,
-    IncidentStatus,
-    Outcome,
-)
-from airflow_healer.exceptions import StoreError, StoreUnavailable
+from airflow_healer.core.store.copy import Tables
+from airflow_healer.core.store.schema import tables
+from airflow_healer.core.types import Action, Classification, Failure, Incident, IncidentStatus, Outcome
+from airflow_healer.exceptions import StoreError, StoreSchemaError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
 #: Columns added after a version, for stores written by older versions: (table, column, definition).
 _ADDED = [
     (3, table, column, definition)
@@ -57,162 +52,17 @@ _ADDED = [
 ]
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS incidents (
-    id TEXT PRIMARY KEY,
-    dag_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    map_index INTEGER NOT NULL DEFAULT -1,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    last_try_number INTEGER NOT NULL,
-    operator TEXT,
-    exception_type TEXT,
-    message TEXT NOT NULL DEFAULT '',
-    traceback TEXT NOT NULL DEFAULT '',
-    fingerprint TEXT NOT NULL DEFAULT '',
-    hostname TEXT,
-    error_type TEXT,
-    confidence REAL,
-    classifier TEXT,
-    evidence TEXT NOT NULL DEFAULT '[]',
-    reason TEXT NOT NULL DEFAULT '',
-    log_excerpt TEXT NOT NULL DEFAULT '',
-    log_lines TEXT NOT NULL DEFAULT '[]',
-    log_note TEXT NOT NULL DEFAULT '',
-    conn_ids TEXT NOT NULL DEFAULT '[]',
-    claimed_by TEXT,
-    claimed_until TEXT,
-    UNIQUE (dag_id, run_id, task_id, map_index)
-);
-CREATE TABLE IF NOT EXISTS failures (
-    incident_id TEXT NOT NULL REFERENCES incidents (id),
-    try_number INTEGER NOT NULL,
-    operator TEXT,
-    exception_type TEXT,
-    message TEXT NOT NULL DEFAULT '',
-    traceback TEXT NOT NULL DEFAULT '',
-    fingerprint TEXT NOT NULL DEFAULT '',
-    hostname TEXT,
-    started_at TEXT,
-    failed_at TEXT,
-    captured_at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    log_excerpt TEXT NOT NULL DEFAULT '',
-    log_lines TEXT NOT NULL DEFAULT '[]',
-    log_note TEXT NOT NULL DEFAULT '',
-    conn_ids TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (incident_id, try_number)
-);
-CREATE TABLE IF NOT EXISTS actions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id TEXT NOT NULL REFERENCES incidents (id),
-    strategy TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    outcome TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '',
-    risky INTEGER NOT NULL DEFAULT 0,
-    started_at TEXT NOT NULL,
-    finished_at TEXT
-);
-CREATE TABLE IF NOT EXISTS ledger (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    incident_id TEXT,
-    payload TEXT NOT NULL
-);
+_SCHEMA = [*tables(serial="INTEGER PRIMARY KEY AUTOINCREMENT", real="REAL", binary="BLOB"), """
 CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger
-BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END""", """
 CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger
-BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-CREATE TABLE IF NOT EXISTS knowledge (
-    id TEXT PRIMARY KEY,
-    record TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tiers (
-    dag_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    map_index INTEGER NOT NULL,
-    try_number INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    ladder TEXT NOT NULL,
-    rung INTEGER NOT NULL,
-    rendered_at TEXT NOT NULL,
-    PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number, name)
-);
-CREATE TABLE IF NOT EXISTS proposals (
-    id TEXT PRIMARY KEY,
-    incident_id TEXT NOT NULL REFERENCES incidents (id),
-    dag_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    map_index INTEGER NOT NULL,
-    strategy TEXT NOT NULL,
-    change TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    decided_by TEXT,
-    decided_at TEXT,
-    note TEXT NOT NULL DEFAULT '',
-    content TEXT NOT NULL DEFAULT '{}',
-    waiter TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS acted (
-    dag_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    map_index INTEGER NOT NULL,
-    try_number INTEGER NOT NULL,
-    actor TEXT NOT NULL,
-    strategy TEXT NOT NULL,
-    at TEXT NOT NULL,
-    PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number)
-);
-CREATE TABLE IF NOT EXISTS pipeline_jobs (
-    job_id TEXT PRIMARY KEY,
-    job_name TEXT NOT NULL DEFAULT '',
-    job_type TEXT NOT NULL,
-    status TEXT NOT NULL,
-    start_time TEXT,
-    end_time TEXT,
-    duration_seconds REAL,
-    error_message TEXT NOT NULL DEFAULT '',
-    error_type TEXT,
-    project TEXT NOT NULL DEFAULT '',
-    location TEXT NOT NULL DEFAULT '',
-    incident_id TEXT,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS blobs (
-    name TEXT PRIMARY KEY,
-    data BLOB NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}',
-    updated_at TEXT NOT NULL
-);
-"""
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END"""]
 
-#: The columns of an incident's summary (a row of the incident list), long texts cut.
-_SUMMARY = ("id, dag_id, task_id, run_id, map_index, error_type, confidence, status, substr(reason, 1, 300) AS reason,"
-            " substr(message, 1, 300) AS message, created_at, updated_at, last_try_number")
-#: The median time to recovery is of the newest this many recoveries: sorting them all would cost
-#: more than all the rest of ``analytics`` on a million incidents.
-MEDIAN_SAMPLE = 50_000
 _ACTIVE_IN = f"status IN ({', '.join(repr(s.value) for s in ACTIVE_STATUSES)})"
 
 
-def _where(clauses: Sequence[str]) -> str:
-    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
 
 
-def _like_escaped(text: str) -> str:
-    """``text`` for a LIKE with ``ESCAPE '\\'``: its %, _ and backslashes match themselves."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 #: Run after the columns are added, so that an index may name a column a later version added.
@@ -281,17 +131,35 @@ class SQLiteStore:
         self._conn, self._pid = conn, os.getpid()
         return conn
 
-    @staticmethod
-    def _init_schema(conn: sqlite3.Connection) -> None:
+    def _init_schema(self, conn: sqlite3.Connection) -> None:
+        """Create the tables, or upgrade a store an older version wrote, in place (one file, one
+        machine: the first process to open it does it in a few milliseconds, under the write lock)."""
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
-        conn.execute("PRAGMA journal_mode=WAL")
+        if version > SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"The healer store {self.path} has schema version {version}, newer than this airflow_healer "
+                f"({__version__}, schema {SCHEMA_VERSION}) knows: upgrade airflow_healer on this machine.")
+        # Switching to WAL needs the file to itself: another process creating the store at this
+        # moment holds it, and SQLite does not wait for that here. Wait as a write would.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA.split(";\n"):
-                if statement.strip():
-                    conn.execute(statement)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have just done it
+            if version == SCHEMA_VERSION:
+                conn.execute("COMMIT")
+                return
+            for statement in _SCHEMA:
+                conn.execute(statement)
             for added_in, table, column, definition in _ADDED:
                 # A store from before this column: CREATE TABLE IF NOT EXISTS left the old table as it was.
                 have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
@@ -300,11 +168,51 @@ class SQLiteStore:
             for statement in _INDEXES.split(";\n"):
                 if statement.strip():
                     conn.execute(statement)
+            conn.execute("INSERT OR IGNORE INTO schema_migrations (version, applied_at, package_version)"
+                         " VALUES (?, ?, ?)", (SCHEMA_VERSION, utcnow(), __version__))
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
+            if version:
+                log.info("Healer store %s: schema upgraded from version %s to %s", self.path, version, SCHEMA_VERSION)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def schema_version(self) -> int:
+        """The schema version of the file: 0 when it does not exist or holds no healer tables yet."""
+        if not self.path.exists():
+            return 0
+        try:
+            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self.timeout) as conn:
+                return conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"Cannot read the healer store {self.path}: {exc}") from exc
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema to :data:`SCHEMA_VERSION`; returns the version applied, if any."""
+        before = self.schema_version()
+        with self._lock:
+            self._connection()
+        return [SCHEMA_VERSION] if before != SCHEMA_VERSION else []
+
+    def migrations(self) -> list[dict[str, Any]]:
+        """The versions applied to this store that it recorded (from version 8 on), oldest first."""
+        with self._tx(write=False) as conn:
+            return [dict(r) for r in conn.execute("SELECT * FROM schema_migrations ORDER BY version")]
+
+    @contextmanager
+    def reading(self) -> Iterator[Tables]:
+        """The tables in one read snapshot (``db copy``'s source)."""
+        with self._snapshot() as conn:
+            yield Tables(lambda sql, params: [dict(r) for r in conn.execute(sql, params)],
+                         lambda sql, rows: conn.executemany(sql, rows))
+
+    @contextmanager
+    def loading(self) -> Iterator[Tables]:
+        """The tables in one write transaction (``db copy``'s destination): all rows land, or none."""
+        with self._tx() as conn:
+            yield Tables(lambda sql, params: [dict(r) for r in conn.execute(sql, params)],
+                         lambda sql, rows: conn.executemany(sql, rows))
 
     def close(self) -> None:
         with self._lock:
@@ -397,11 +305,7 @@ class SQLiteStore:
                  failure.log_note, json.dumps(failure.conn_ids)),
             ).rowcount
             if inserted:
-                self._log(conn, "failure", incident_id, {
-                    "task": f"{failure.dag_id}.{failure.task_id}", "run_id": failure.run_id,
-                    "map_index": failure.map_index, "try_number": failure.try_number, "source": failure.source,
-                    "fingerprint": failure.fingerprint,
-                })
+                self._log(conn, "failure", incident_id, R.failure_event(failure))
         return incident_id
 
     def add_log(self, incident_id: str, try_number: int, *, excerpt: str, lines: list[dict[str, Any]],
@@ -424,33 +328,11 @@ class SQLiteStore:
             )
             self._log(conn, "log", incident_id, {"try_number": try_number, "lines": len(lines), "note": note})
 
-    def _incident(self, conn: sqlite3.Connection, row: sqlite3.Row) -> Incident:
-        failures = [
-            Failure(dag_id=row["dag_id"], task_id=row["task_id"], run_id=row["run_id"], map_index=row["map_index"],
-                    try_number=f["try_number"], operator=f["operator"], exception_type=f["exception_type"],
-                    message=f["message"], traceback=f["traceback"], fingerprint=f["fingerprint"],
-                    hostname=f["hostname"], started_at=f["started_at"], failed_at=f["failed_at"],
-                    captured_at=f["captured_at"], source=f["source"], log_excerpt=f["log_excerpt"],
-                    log_lines=json.loads(f["log_lines"]), log_note=f["log_note"], conn_ids=json.loads(f["conn_ids"]))
-            for f in conn.execute("SELECT * FROM failures WHERE incident_id=? ORDER BY try_number", (row["id"],))
-        ]
-        actions = [
-            Action(id=a["id"], incident_id=a["incident_id"], strategy=a["strategy"], attempt=a["attempt"],
-                   outcome=Outcome(a["outcome"]), detail=a["detail"], risky=bool(a["risky"]),
-                   started_at=a["started_at"], finished_at=a["finished_at"])
-            for a in conn.execute("SELECT * FROM actions WHERE incident_id=? ORDER BY id", (row["id"],))
-        ]
-        return Incident(
-            id=row["id"], dag_id=row["dag_id"], task_id=row["task_id"], run_id=row["run_id"],
-            map_index=row["map_index"], status=IncidentStatus(row["status"]), created_at=row["created_at"],
-            updated_at=row["updated_at"], last_try_number=row["last_try_number"], operator=row["operator"],
-            exception_type=row["exception_type"], message=row["message"], traceback=row["traceback"],
-            fingerprint=row["fingerprint"], hostname=row["hostname"],
-            error_type=ErrorType(row["error_type"]) if row["error_type"] else None,
-            confidence=row["confidence"], classifier=row["classifier"], evidence=json.loads(row["evidence"]),
-            reason=row["reason"], log_excerpt=row["log_excerpt"], log_lines=json.loads(row["log_lines"]),
-            log_note=row["log_note"], conn_ids=json.loads(row["conn_ids"]), failures=failures, actions=actions,
-        )
+    @staticmethod
+    def _incident(conn: sqlite3.Connection, row: sqlite3.Row) -> Incident:
+        return R.incident(
+            row, conn.execute("SELECT * FROM failures WHERE incident_id=? ORDER BY try_number", (row["id"],)),
+            conn.execute("SELECT * FROM actions WHERE incident_id=? ORDER BY id", (row["id"],)))
 
     def get_incident(self, incident_id: str) -> Incident | None:
         with self._tx(write=False) as conn:
@@ -556,7 +438,7 @@ class SQLiteStore:
                 rows = conn.execute(
                     "SELECT * FROM ledger WHERE incident_id=? ORDER BY seq DESC LIMIT ?", (incident_id, limit)
                 ).fetchall()
-        return [{**dict(r), "payload": json.loads(r["payload"])} for r in reversed(rows)]
+        return R.ledger_entries(rows)
 
     # -- what the Healer page shows: aggregates and one page of rows, all in SQL --------------------
 
@@ -565,7 +447,7 @@ class SQLiteStore:
                    limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` incidents that match, as summaries with their action count and last action."""
         rows = [dict(r) for r in conn.execute(
-            f"SELECT {_SUMMARY} FROM incidents {_where(clauses)} ORDER BY created_at DESC, id DESC LIMIT ?",
+            f"SELECT {R.SUMMARY} FROM incidents {R.where(clauses)} ORDER BY created_at DESC, id DESC LIMIT ?",
             (*params, limit))]
         if rows:
             # One more query for the page's actions, rather than a subquery SQLite might run for every
@@ -581,16 +463,9 @@ class SQLiteStore:
 
     # -- jobs outside Airflow (Dataflow, Cloud Workflows, BigQuery), as polled -------------------------
 
-    _JOB_FIELDS = ("job_name", "job_type", "status", "start_time", "end_time", "duration_seconds", "error_message",
-                   "error_type", "project", "location", "incident_id")
-
     def upsert_pipeline_job(self, job: dict[str, Any]) -> None:
         """Keep one polled job: a job seen again is updated, never duplicated (``job_id`` is the key)."""
-        if not job.get("job_id") or not job.get("job_type") or not job.get("status"):
-            raise StoreError("A pipeline job needs job_id, job_type and status.")
-        row = {"job_id": str(job["job_id"]), **{k: job.get(k) for k in self._JOB_FIELDS}, "updated_at": utcnow()}
-        for key in ("job_name", "error_message", "project", "location"):
-            row[key] = str(row[key] or "")[:8000]
+        row = R.pipeline_job(job)
         with self._tx() as conn:
             conn.execute(
                 f"INSERT INTO pipeline_jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
@@ -612,7 +487,7 @@ class SQLiteStore:
             clauses, params = [*clauses, "status = ?"], [*params, status]
         with self._snapshot() as conn:
             return [dict(r) for r in conn.execute(
-                f"SELECT * FROM pipeline_jobs {_where(clauses)} ORDER BY updated_at DESC, job_id LIMIT ? OFFSET ?",
+                f"SELECT * FROM pipeline_jobs {R.where(clauses)} ORDER BY updated_at DESC, job_id LIMIT ? OFFSET ?",
                 (*params, max(1, min(int(limit), 500)), max(int(offset), 0)))]
 
     def strategy_record(self, strategy: str, *, days: int = 90) -> dict[str, Any]:
@@ -624,8 +499,7 @@ class SQLiteStore:
         with self._snapshot() as conn:
             success = conn.execute(count, (strategy, Outcome.SUCCESS.value, since)).fetchone()[0]
             failed = conn.execute(count, (strategy, Outcome.FAILED.value, since)).fetchone()[0]
-        return {"strategy": strategy, "days": days, "success": success, "failed": failed,
-                "success_rate": round(success / (success + failed), 4) if success + failed else None}
+        return R.strategy_record(strategy, days, success, failed)
 
     def similar_incidents(self, incident_id: str, limit: int = 10) -> list[dict[str, Any]]:
         """Other incidents with the same error template (fingerprint), newest first, as summaries."""
@@ -656,7 +530,7 @@ class SQLiteStore:
             params.append(utc_iso(since))
         if search:
             clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in ("dag_id", "task_id", "message")) + ")")
-            params += [f"%{_like_escaped(search)}%"] * 3
+            params += [f"%{R.like_escaped(search)}%"] * 3
         page_clauses, page_params = clauses, params
         if before is not None:
             page_clauses, page_params = [*clauses, "(created_at, id) < (?, ?)"], [*params, *decode_cursor(before)]
@@ -666,7 +540,7 @@ class SQLiteStore:
             if before is None and len(rows) <= limit:  # every match is on this page: no second scan
                 total = len(rows)
             else:
-                total = conn.execute(f"SELECT COUNT(*) FROM incidents {_where(clauses)}", params).fetchone()[0]
+                total = conn.execute(f"SELECT COUNT(*) FROM incidents {R.where(clauses)}", params).fetchone()[0]
         more = len(rows) > limit
         del rows[limit:]
         return {"incidents": rows, "next": encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
@@ -699,14 +573,7 @@ class SQLiteStore:
                                    (until,)).fetchone()[0]
             events = conn.execute("SELECT seq, at, kind, incident_id, payload FROM ledger ORDER BY seq DESC LIMIT 30"
                                   ).fetchall()
-        feed = []
-        for e in events:
-            try:
-                payload = json.loads(e["payload"])
-            except ValueError:
-                payload = {}
-            feed.append({"seq": e["seq"], "at": e["at"], "kind": e["kind"], "incident_id": e["incident_id"],
-                         "text": event_text(e["kind"], payload if isinstance(payload, dict) else {})})
+        feed = R.feed(events)
         return {"now": until, "since": since, "by_status": by_status, "total": sum(by_status.values()),
                 "in_window": in_window, "active": sum(by_status.get(s.value, 0) for s in ACTIVE_STATUSES),
                 "active_incidents": active, "dags": dags, "pending_proposals": pending, "events": feed,
@@ -720,7 +587,7 @@ class SQLiteStore:
             ``strategies`` (actions started in the window: ``strategy, success, failed, total,
             success_rate`` = success / (success + failed), None without either), ``recovery`` (recovered
             incidents: ``count, mean_seconds`` from created to last updated, and ``median_seconds`` of the
-            newest ``median_of`` of them, at most :data:`MEDIAN_SAMPLE`),
+            newest ``median_of`` of them, at most :data:`rows.MEDIAN_SAMPLE`),
             ``top_dags`` (``dag_id, count``), ``top_tasks`` (``dag_id, task_id, count``), ten each, and
             ``forecast`` (``date, count``: the least-squares line over ``daily``, the next 7 days, never < 0).
         """
@@ -749,7 +616,7 @@ class SQLiteStore:
             recovered = ("SELECT (julianday(updated_at) - julianday(created_at)) * 86400.0 AS seconds FROM incidents"
                          f" WHERE status = 'recovered' AND {window}")
             count, mean = conn.execute(f"SELECT COUNT(*), AVG(seconds) FROM ({recovered})", bounds).fetchone()
-            sample = min(count, MEDIAN_SAMPLE)
+            sample = min(count, R.MEDIAN_SAMPLE)
             middle = [r[0] for r in conn.execute(
                 f"SELECT seconds FROM ({recovered} ORDER BY created_at DESC LIMIT :sample)"
                 " ORDER BY seconds LIMIT :n OFFSET :skip",
@@ -760,26 +627,10 @@ class SQLiteStore:
             top_tasks = [dict(r) for r in conn.execute(
                 f"SELECT dag_id, task_id, COUNT(*) AS count FROM incidents WHERE {grouped}"
                 " GROUP BY dag_id, task_id ORDER BY count DESC, dag_id, task_id LIMIT 10", bounds)]
-        by_strategy: dict[str, dict[str, Any]] = {}
-        for strategy, outcome, n in outcomes:
-            row = by_strategy.setdefault(strategy, {"strategy": strategy, "success": 0, "failed": 0, "total": 0})
-            row["total"] += n
-            if outcome in (Outcome.SUCCESS.value, Outcome.FAILED.value):
-                row[outcome] += n
-        strategies = sorted(by_strategy.values(), key=lambda r: (-r["total"], r["strategy"]))
-        for row in strategies:
-            decided = row["success"] + row["failed"]
-            row["success_rate"] = round(row["success"] / decided, 4) if decided else None
-        ahead = linear_forecast([d["count"] for d in daily])
-        return {
-            "days": days, "since": since, "until": until, "total": sum(d["count"] for d in daily), "daily": daily,
-            "error_types": error_types, "strategies": strategies,
-            "recovery": {"count": count, "mean_seconds": round(mean, 3) if mean is not None else None,
-                         "median_seconds": round(sum(middle) / len(middle), 3) if middle else None,
-                         "median_of": sample},
-            "top_dags": top_dags, "top_tasks": top_tasks,
-            "forecast": [{"date": (today + timedelta(days=i + 1)).isoformat(), "count": c} for i, c in enumerate(ahead)],
-        }
+        return R.analytics(days=days, today=today, daily=daily, error_types=error_types, outcomes=outcomes,
+                           recovered=count, mean_seconds=mean,
+                           median_seconds=sum(middle) / len(middle) if middle else None, median_of=sample,
+                           top_dags=top_dags, top_tasks=top_tasks)
 
     # -- proposals: risky fixes wait for a person ----------------------------------------------
 
@@ -790,36 +641,17 @@ class SQLiteStore:
         :param content: what exactly is proposed (see ``core.remediate.proposals.propose``).
         :param waiter: the healer task that waits for the decision (its Required Actions entry).
         """
-        now = datetime.now(timezone.utc)
-        row = {"id": uuid.uuid4().hex[:12], "incident_id": incident.id, "dag_id": incident.dag_id,
-               "run_id": incident.run_id, "task_id": incident.task_id, "map_index": incident.map_index,
-               "strategy": strategy, "change": change, "status": "pending",
-               "created_at": now.isoformat(timespec="milliseconds"),
-               "expires_at": (now + timedelta(seconds=ttl_seconds)).isoformat(timespec="milliseconds"),
-               "decided_by": None, "decided_at": None, "note": "",
-               "content": json.dumps(content or {}, default=str), "waiter": waiter}
+        row = R.new_proposal(incident, strategy, change, ttl_seconds, content=content, waiter=waiter)
         with self._tx() as conn:
             conn.execute(f"INSERT INTO proposals ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                          tuple(row.values()))
-            self._log(conn, "proposal", incident.id, {k: row[k] for k in ("id", "strategy", "change", "expires_at")}
-                      | {"content": content or {}})
+            self._log(conn, "proposal", incident.id, R.proposal_event(row, content))
         return {**row, "content": content or {}}
-
-    @staticmethod
-    def _proposal(row: sqlite3.Row) -> dict[str, Any]:
-        out = dict(row)
-        try:
-            out["content"] = json.loads(out.get("content") or "{}")
-        except ValueError:
-            out["content"] = {}
-        if out["status"] == "pending" and out["expires_at"] < utcnow():
-            out["status"] = "expired"
-        return out
 
     def get_proposal(self, proposal_id: str) -> dict[str, Any] | None:
         with self._tx(write=False) as conn:
             row = conn.execute("SELECT * FROM proposals WHERE id=?", (proposal_id,)).fetchone()
-        return self._proposal(row) if row else None
+        return R.proposal(row) if row else None
 
     def list_proposals(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Proposals, newest first; ``status`` pending/approved/rejected/expired (expiry is read at the call)."""
@@ -834,19 +666,14 @@ class SQLiteStore:
         with self._tx(write=False) as conn:
             rows = conn.execute(f"SELECT * FROM proposals {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
                                 (*params, int(limit), max(int(offset), 0))).fetchall()
-        return [self._proposal(r) for r in rows]
+        return [R.proposal(r) for r in rows]
 
     def decide_proposal(self, proposal_id: str, approve: bool, user: str, note: str = "") -> dict[str, Any]:
         """Approve or reject a pending proposal, once; a clear error when it is decided or expired."""
         now = utcnow()
         with self._tx() as conn:
             row = conn.execute("SELECT * FROM proposals WHERE id=?", (proposal_id,)).fetchone()
-            if row is None:
-                raise StoreError(f"No proposal {proposal_id!r}; `airflow-healer proposals list` shows them.")
-            current = self._proposal(row)
-            if current["status"] != "pending":
-                by = f" by {current['decided_by']} at {current['decided_at']}" if current["decided_by"] else ""
-                raise StoreError(f"Proposal {proposal_id} is already {current['status']}{by}; nothing was done.")
+            current = R.check_decidable(proposal_id, row)
             status = "approved" if approve else "rejected"
             conn.execute("UPDATE proposals SET status=?, decided_by=?, decided_at=?, note=? WHERE id=?",
                          (status, user, now, note, proposal_id))
@@ -968,6 +795,6 @@ class SQLiteStore:
         with self._tx(write=False) as conn:
             rows = conn.execute(
                 "SELECT name, length(data) AS size, meta, updated_at FROM blobs WHERE name LIKE ? ESCAPE '\\'"
-                " ORDER BY name", (_like_escaped(prefix) + "%",),
+                " ORDER BY name", (R.like_escaped(prefix) + "%",),
             ).fetchall()
         return [{**dict(r), "meta": json.loads(r["meta"])} for r in rows]

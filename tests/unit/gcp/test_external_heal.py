@@ -290,7 +290,10 @@ def test_the_cli_polls_and_says_each_sources_watermark(healer, store, config, mo
     assert main(["external", "poll"]) == 2
     assert "external_jobs is empty" in capsys.readouterr().err
     assert main(["external", "status"]) == 0 and "No external jobs were polled yet" in capsys.readouterr().out
-    source = Source("bigquery", [job("analytics:US.q9", job_type="bigquery", status=SUCCEEDED, name="q9")])
+    # The command polls with the real clock: the job changed two minutes before it.
+    real_minutes_ago = (NOW - datetime.now(timezone.utc)).total_seconds() / 60 + 2
+    source = Source("bigquery", [job("analytics:US.q9", job_type="bigquery", status=SUCCEEDED, name="q9",
+                                     minutes_ago=real_minutes_ago)])
     monkeypatch.setenv("AIRFLOW__HEALER__EXTERNAL_JOBS", "bigquery")
     monkeypatch.setenv("AIRFLOW__HEALER__STORE_URL", f"sqlite:///{store.path}")
     monkeypatch.setattr("airflow_healer.gcp.sources.sources_from_config", lambda config: [source])

@@ -4,10 +4,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_healer.core.capture import make_failure
+from airflow_healer.core.store import rows as store_rows
 from airflow_healer.core.store import sqlite as sqlite_store
 from airflow_healer.core.store.base import linear_forecast
 from airflow_healer.core.store.sqlite import SQLiteStore
 from airflow_healer.core.types import Action, Classification, ErrorType, IncidentStatus, Outcome
+from tests.unit.core.store.conftest import run_sql
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 STATUSES = ["open", "healing", "recovered", "not_recovered", "escalated"]
@@ -18,20 +20,17 @@ def at(days: float = 0, **delta: float) -> str:
     return (NOW - timedelta(days=days, **delta)).isoformat(timespec="milliseconds")
 
 
-def insert(store: SQLiteStore, *incidents: dict, actions: tuple[tuple, ...] = ()) -> None:
+def insert(store, *incidents: dict, actions: tuple[tuple, ...] = ()) -> None:
     """Incidents (dicts over the incidents table's columns) and actions (incident_id, strategy, outcome,
     started_at) written with SQL, as many as a test needs, without the ledger."""
-    store.ledger(limit=1)  # the schema
-    conn = sqlite3.connect(store.path)
     for n, row in enumerate(incidents):
         row = {"run_id": f"run_{n}", "task_id": "extract", "status": "open", "last_try_number": 1, **row}
         row.setdefault("updated_at", row["created_at"])
-        conn.execute(f"INSERT INTO incidents ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                     tuple(row.values()))
-    conn.executemany("INSERT INTO actions (incident_id, strategy, attempt, outcome, started_at) VALUES (?, ?, 1, ?, ?)",
-                     actions)
-    conn.commit()
-    conn.close()
+        run_sql(store, f"INSERT INTO incidents ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                tuple(row.values()))
+    if actions:
+        run_sql(store, "INSERT INTO actions (incident_id, strategy, attempt, outcome, started_at) VALUES (?, ?, 1, ?, ?)",
+                list(actions))
 
 
 @pytest.fixture
@@ -204,7 +203,7 @@ def test_analytics_counts_every_day_type_strategy_and_recovery(store):
 
 
 def test_the_median_is_of_the_newest_recoveries_past_the_sample(store, monkeypatch):
-    monkeypatch.setattr(sqlite_store, "MEDIAN_SAMPLE", 2)
+    monkeypatch.setattr(store_rows, "MEDIAN_SAMPLE", 2)
     insert(store, *[{"id": f"r{n}", "dag_id": "etl", "status": "recovered", "created_at": at(hours=n),
                      "updated_at": at(hours=n, seconds=-seconds)} for n, seconds in enumerate([10, 30, 1000, 2000])])
     assert store.analytics(days=2, now=NOW)["recovery"] == {"count": 4, "mean_seconds": 760.0, "median_seconds": 20.0,
@@ -266,6 +265,6 @@ def test_a_version_5_store_gets_the_indexes_and_keeps_its_rows(tmp_path):
     reopened.close()
 
     assert _indexes(path) == added | {"incidents_fingerprint"}
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 7
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 8
     assert (incident.message, [a.strategy for a in incident.actions], len(incident.failures)) == ("timeout", ["retry"], 1)
     assert [e["kind"] for e in SQLiteStore(path).ledger(incident_id)] == ["failure", "action"]

@@ -1,5 +1,4 @@
 import multiprocessing
-import sqlite3
 
 import pytest
 
@@ -8,6 +7,7 @@ from airflow_healer.core.store import open_store
 from airflow_healer.core.store.sqlite import SQLiteStore
 from airflow_healer.core.types import Action, Classification, ErrorType, IncidentStatus, Outcome
 from airflow_healer.exceptions import ConfigurationError, StoreError
+from tests.unit.core.store.conftest import run_sql
 
 
 def failure(task_id="extract", try_number=1, run_id="run_1", message="Read timed out"):
@@ -48,10 +48,13 @@ def test_classification_actions_and_status_round_trip(store):
 
 def test_the_ledger_is_append_only(store):
     store.record_failure(failure())
-    conn = sqlite3.connect(store.path)
-    for statement in ("UPDATE ledger SET kind='x'", "DELETE FROM ledger"):
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute(statement)
+    statements = ["UPDATE ledger SET kind='x'", "DELETE FROM ledger"]
+    if not isinstance(store, SQLiteStore):
+        statements.append("TRUNCATE ledger")  # SQLite has no TRUNCATE; a DELETE without WHERE is refused above
+    for statement in statements:
+        with pytest.raises(Exception, match="append-only"):
+            run_sql(store, statement)
+    assert [e["kind"] for e in store.ledger()] == ["failure"]
 
 
 def test_only_one_healer_claims_an_incident(store):
@@ -90,32 +93,34 @@ def test_finishing_an_unknown_action_is_a_clear_error(store):
         store.finish_action(42, Outcome.SUCCESS)
 
 
-def _writer(path, worker, count):
-    store = SQLiteStore(path)
+def _writer(url, worker, count):
+    store = open_store(url)
     for n in range(count):
         store.record_failure(failure(task_id=f"w{worker}", try_number=n + 1))
         store.record_failure(failure(task_id=f"w{worker}-{n}"))
 
 
-def test_many_processes_write_at_once_without_losing_rows(tmp_path):
-    path = tmp_path / "healer.db"
+def test_many_processes_write_at_once_without_losing_rows(store_url):
     workers, count = 6, 25
-    procs = [multiprocessing.get_context("spawn").Process(target=_writer, args=(path, w, count)) for w in range(workers)]
+    procs = [multiprocessing.get_context("spawn").Process(target=_writer, args=(store_url, w, count))
+             for w in range(workers)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0] * workers
-    store = SQLiteStore(path)
+    store = open_store(store_url)
     incidents = store.list_incidents(limit=10_000)
     assert len(incidents) == workers * (count + 1)
     assert sum(len(i.failures) for i in incidents) == workers * count * 2
     assert len(store.ledger(limit=100_000)) == workers * count * 2
 
 
-@pytest.mark.parametrize("url", ["postgresql://x/y", "sqlite://", "nonsense"])
-def test_unsupported_store_urls_say_what_to_write(url):
-    with pytest.raises(ConfigurationError, match="sqlite:////"):
+@pytest.mark.parametrize("url, says", [("sqlite://", "sqlite:////"), ("nonsense", "sqlite:////"),
+                                       ("mysql://x/y", "postgresql\\+psycopg://"),
+                                       ("postgresql://host:5432", "name the database")])
+def test_unsupported_store_urls_say_what_to_write(url, says):
+    with pytest.raises(ConfigurationError, match=says):
         open_store(url)
 
 
@@ -133,19 +138,57 @@ def test_knowledge_records_are_upserted_and_listed(store):
     assert store.ledger()[-1]["payload"] == {"count": 1, "source": "test", "ids": ["kb-1"]}
 
 
-def _learner(path, count):
-    store = SQLiteStore(path)
+def _learner(url, count):
+    store = open_store(url)
     for n in range(count):
         store.record_knowledge_outcome({"id": "incident-abc-network_timeout", "kind": "historical_error"},
                                        success=n % 2 == 0)
 
 
-def test_concurrent_learning_counts_every_outcome(tmp_path):
-    path = tmp_path / "healer.db"
-    procs = [multiprocessing.get_context("spawn").Process(target=_learner, args=(path, 20)) for _ in range(4)]
+def test_concurrent_learning_counts_every_outcome(store_url):
+    procs = [multiprocessing.get_context("spawn").Process(target=_learner, args=(store_url, 20)) for _ in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
-    [record] = SQLiteStore(path).list_knowledge()
+    [record] = open_store(store_url).list_knowledge()
     assert (record["success_count"], record["failure_count"]) == (40, 40)
+
+
+def _racer(url, barrier, wins, name):
+    store = open_store(url)
+    incident_id = store.find_incident("etl", "run_1", "extract").id
+    barrier.wait(30)
+    acted = store.act_once("etl", "run_1", "extract", -1, 1, actor=name, strategy="retry")
+    claimed = store.claim(incident_id, name)
+    wins.put((name, acted, claimed))
+
+
+def test_healers_racing_in_many_processes_act_once_and_one_holds_the_lease(store_url):
+    """Eight healers (eight processes, as on eight machines) see the same failed try at the same moment."""
+    open_store(store_url).record_failure(failure())
+    context = multiprocessing.get_context("spawn")
+    barrier, wins = context.Barrier(8), context.Queue()
+    procs = [context.Process(target=_racer, args=(store_url, barrier, wins, f"healer-{n}")) for n in range(8)]
+    for p in procs:
+        p.start()
+    results = [wins.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert sum(acted for _, acted, _ in results) == 1
+    assert sum(claimed for _, _, claimed in results) == 1
+    [winner] = [name for name, acted, _ in results if acted]
+    store = open_store(store_url)
+    assert store.acted_by("etl", "run_1", "extract", -1, 1) == winner
+    assert [e["kind"] for e in store.ledger()].count("act_once") == 1
+
+
+def test_binary_and_huge_text_is_kept_readable(store):
+    """What a task raises goes through capture (bounded, control bytes and lone surrogates replaced),
+    then round-trips through every adapter exactly."""
+    captured = failure(message="\x00\x01 bad bytes \udcff then " + "x" * 1_000_000 + " the end")
+    assert len(captured.message) < 8_100 and "\udcff" not in captured.message
+    incident_id = store.record_failure(captured)
+    stored = store.get_incident(incident_id).message
+    assert stored == captured.message
+    assert stored.startswith("  bad bytes ? then x") and stored.endswith("x the end")
