@@ -27,7 +27,9 @@ def get_provider_info() -> dict[str, Any]:
             "healer": {
                 "description": "Settings of airflow_healer (also AIRFLOW__HEALER__<KEY>).",
                 "options": {
-                    "store_url": _option("Where incidents are stored. Empty: sqlite under AIRFLOW_HOME.",
+                    "store_url": _option("Where incidents are stored: sqlite:////path/healer.db, or "
+                                         "postgresql+psycopg://user:pw@host/db shared by many workers. "
+                                         "Empty: sqlite under AIRFLOW_HOME.",
                                          "string", "", "sqlite:////opt/airflow/healer.db"),
                     "mode": _option("observe (record only), recommend (propose) or act (run safe strategies).",
                                     "string", "act"),

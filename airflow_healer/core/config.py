@@ -53,7 +53,8 @@ def duration_seconds(value: str, name: str = "duration") -> float:
 class HealerConfig:
     """Settings of the healer; every field is a ``[healer]`` option of the same name.
 
-    :param store_url: where incidents live; ``sqlite:///path`` (default ``$AIRFLOW_HOME/healer.db``).
+    :param store_url: where incidents live; ``sqlite:///path`` (default ``$AIRFLOW_HOME/healer.db``) or
+        ``postgresql+psycopg://user:password@host/db``.
     :param mode: ``observe`` records only, ``recommend`` proposes, ``act`` runs safe strategies.
     :param airflow_api_conn_id: Airflow connection with the REST API's address and credentials.
     :param pubsub_topic: ``projects/P/topics/T`` to publish incidents to (empty: don't publish).
