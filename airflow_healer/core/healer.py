@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_healer.core.capture import Spool, attach_log, record_failure
 from airflow_healer.core.classify import Classifier, get_classifier
 from airflow_healer.core.config import HealerConfig
-from airflow_healer.core.remediate.engine import Decision, decide, rescale_steps
+from airflow_healer.core.remediate.engine import Decision, Verdict, decide, rescale_steps
 from airflow_healer.core.store import Store, open_store
-from airflow_healer.core.types import Classification, Failure, Incident, Outcome
+from airflow_healer.core.types import Action, Classification, Failure, Incident, IncidentStatus, Outcome
 
 if TYPE_CHECKING:
     from airflow_healer.core.logs import BoilerplateMiner, Located
@@ -186,6 +186,30 @@ class Healer:
             content.update(kind=decision.strategy.name, summary=decision.reason)
         content.setdefault("reason", decision.reason)
         return content
+
+    def hold(self, incident: Incident, decision: Decision, classification: Classification, *,
+             summary: str | None = None, then: str = "") -> str:
+        """Settle an incident the healer does not act on now (observe, give up, escalate, propose), with
+        no healer task waiting in its run; returns the reason recorded with its status.
+
+        A proposal is recorded as a PROPOSED action and a pending proposal for a person to decide.
+        :param summary: what the proposal asks, where this caller knows better than the error's text.
+        :param then: appended to the reason, ``{id}`` being the proposal's (what to do once approved).
+        """
+        status = {Verdict.OBSERVE: IncidentStatus.OPEN, Verdict.GIVE_UP: IncidentStatus.NOT_RECOVERED}.get(
+            decision.verdict, IncidentStatus.ESCALATED)
+        reason = decision.reason
+        if decision.verdict is Verdict.PROPOSE and decision.strategy is not None:
+            self.store.add_action(incident.id, Action(decision.strategy.name, decision.attempt, Outcome.PROPOSED,
+                                                      decision.reason, risky=decision.strategy.risky))
+            content = self.propose(incident, decision, classification.error_type)
+            if summary:
+                content.update(summary=summary)
+            proposal = self.store.add_proposal(incident, decision.strategy.name, content.get("summary") or reason,
+                                               self.config.approval_timeout_seconds, content=content)
+            reason = f"proposal {proposal['id']}: {proposal['change']}" + then.format(id=proposal["id"])
+        self.store.set_status(incident.id, status, reason)
+        return reason
 
     @cached_property
     def credential_sources(self) -> dict[str, str]:

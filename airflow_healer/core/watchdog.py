@@ -345,20 +345,10 @@ class Watchdog:
         store = self.healer.store
         decision = self.healer.decide(incident, classification)
         if decision.verdict is not Verdict.ACT or decision.strategy is None:
-            status = {Verdict.OBSERVE: IncidentStatus.OPEN, Verdict.GIVE_UP: IncidentStatus.NOT_RECOVERED}.get(
-                decision.verdict, IncidentStatus.ESCALATED)
-            reason = decision.reason
-            if decision.verdict is Verdict.PROPOSE and decision.strategy is not None:
-                store.add_action(incident.id, Action(decision.strategy.name, decision.attempt, Outcome.PROPOSED,
-                                                     decision.reason, risky=decision.strategy.risky))
-                # No healer task waits in this run: a person approves, then carries it out with
-                # healer_remediate (proposal_id) or ApplyProposalOperator.
-                content = self.healer.propose(incident, decision, classification.error_type)
-                proposal = store.add_proposal(incident, decision.strategy.name, content.get("summary") or reason,
-                                              self.config.approval_timeout_seconds, content=content)
-                reason = (f"proposal {proposal['id']}: {proposal['change']}; approve it, then trigger "
-                          f"healer_remediate with proposal_id={proposal['id']}")
-            store.set_status(incident.id, status, reason)
+            # No healer task waits in this run: a person approves, then carries it out with
+            # healer_remediate (proposal_id) or ApplyProposalOperator.
+            self.healer.hold(incident, decision, classification,
+                             then="; approve it, then trigger healer_remediate with proposal_id={id}")
             return None
         strategy, tries = decision.strategy.name, incident.last_try_number
         if not store.act_once(incident.dag_id, incident.run_id, incident.task_id, map_index, tries,

@@ -275,27 +275,14 @@ class ExternalHealer:
             self._sleep(left)
 
     def _not_acting(self, job: ExternalJob, incident: Incident, decision: Decision, classification: Any) -> str:
-        store = self.healer.store
-        status = {Verdict.OBSERVE: IncidentStatus.OPEN, Verdict.GIVE_UP: IncidentStatus.NOT_RECOVERED}.get(
-            decision.verdict, IncidentStatus.ESCALATED)
-        reason = decision.reason
-        if decision.verdict is Verdict.PROPOSE and decision.strategy is not None:
-            store.add_action(incident.id, Action(decision.strategy.name, decision.attempt, Outcome.PROPOSED,
-                                                 decision.reason, risky=decision.strategy.risky))
-            content = self.healer.propose(incident, decision, classification.error_type)
-            if decision.strategy.name == "rescale" and job.job_type == "bigquery":
-                content.update(summary="Give the query more capacity (a reservation with more slots) or make it "
-                                       "lighter (filter earlier, avoid ORDER BY without LIMIT, split it), then "
-                                       "rerun it: BigQuery has no rung to climb.")
-            elif decision.strategy.name == "rescale" and job.job_type == "dataflow":
-                content.update(summary=f"Declare how to relaunch {job.job_name} with more resources: a "
-                                       "[healer] dataflow_relaunch rule with its template and a ladder of "
-                                       'environments ({"machine_type": "n1-highmem-4"}, ...).')
-            proposal = store.add_proposal(incident, decision.strategy.name, content.get("summary") or reason,
-                                          self.config.approval_timeout_seconds, content=content)
-            reason = f"proposal {proposal['id']}: {proposal['change']}"
-        store.set_status(incident.id, status, reason)
-        return reason
+        summary = None
+        if decision.strategy is not None and decision.strategy.name == "rescale" and job.job_type == "bigquery":
+            summary = ("Give the query more capacity (a reservation with more slots) or make it lighter (filter "
+                       "earlier, avoid ORDER BY without LIMIT, split it), then rerun it: BigQuery has no rung to climb.")
+        elif decision.strategy is not None and decision.strategy.name == "rescale" and job.job_type == "dataflow":
+            summary = (f"Declare how to relaunch {job.job_name} with more resources: a [healer] dataflow_relaunch "
+                       'rule with its template and a ladder of environments ({"machine_type": "n1-highmem-4"}, ...).')
+        return self.healer.hold(incident, decision, classification, summary=summary)
 
     @staticmethod
     def _plan(job: ExternalJob, strategy: str, rule: dict[str, Any] | None,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlparse
+
+from tests.loopback import JsonHandler
 
 
 class LoopbackApi:
@@ -21,27 +22,17 @@ class LoopbackApi:
         self.paths: list[str] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JsonHandler):
 
             def do_POST(self) -> None:  # noqa: N802
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self._send(outer.token_status, {"access_token": "t"} if outer.token_status == 200 else {})
+                self.send_json(outer.token_status, {"access_token": "t"} if outer.token_status == 200 else {})
 
             def do_GET(self) -> None:  # noqa: N802
                 url = urlparse(self.path)
                 outer.paths.append(url.path)
                 outer.queries.append(url.query)
-                self._send(*outer.answer(url.path, url.query))
+                self.send_json(*outer.answer(url.path, url.query))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
