@@ -268,3 +268,31 @@ def test_a_version_5_store_gets_the_indexes_and_keeps_its_rows(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 8
     assert (incident.message, [a.strategy for a in incident.actions], len(incident.failures)) == ("timeout", ["retry"], 1)
     assert [e["kind"] for e in SQLiteStore(path).ledger(incident_id)] == ["failure", "action"]
+
+
+def test_a_version_7_store_is_upgraded_in_place_and_says_so(tmp_path):
+    path = tmp_path / "healer.db"
+    store = SQLiteStore(path)
+    incident_id = store.record_failure(make_failure(dag_id="etl", task_id="extract", run_id="r1", message="timeout"))
+    store.close()
+    conn = sqlite3.connect(path)  # as the previous release left a store: no schema_migrations
+    conn.execute("DROP TABLE schema_migrations")
+    conn.execute("PRAGMA user_version=7")
+    conn.commit()
+    conn.close()
+    old = SQLiteStore(path)
+    assert old.schema_version() == 7
+    assert old.migrate() == [8] and old.migrate() == []
+    assert [m["version"] for m in old.migrations()] == [8]
+    assert old.get_incident(incident_id).message == "timeout"
+
+
+def test_a_store_from_a_newer_version_is_refused(tmp_path):
+    from airflow_healer.exceptions import StoreSchemaError
+
+    path = tmp_path / "healer.db"
+    SQLiteStore(path).ledger()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version=99")
+    with pytest.raises(StoreSchemaError, match="newer than this airflow_healer"):
+        SQLiteStore(path).ledger()
