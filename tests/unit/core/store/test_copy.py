@@ -44,7 +44,16 @@ def snapshot(store) -> dict:
             "proposals": store.list_proposals(limit=100), "knowledge": store.list_knowledge(),
             "blob": store.get_blob("model/v1"), "blobs": store.list_blobs(), "jobs": store.list_pipeline_jobs(),
             "tiers": store.tiers("dag1", "run_1", "extract"), "acted": store.acted_by("dag1", "run_1", "extract", -1, 2),
-            "analytics": store.analytics(days=3)}
+            "analytics": _rounded(store.analytics(days=3))}
+
+
+def _rounded(analytics: dict) -> dict:
+    """Times to recovery to a tenth of a second: each database averages in floating point its own way,
+    so the third decimal of a mean that ends in 5 may round either way."""
+    recovery = analytics["recovery"]
+    for key in ("mean_seconds", "median_seconds"):
+        recovery[key] = round(recovery[key], 1) if recovery[key] is not None else None
+    return analytics
 
 
 def test_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_store):
