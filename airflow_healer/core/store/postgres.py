@@ -65,7 +65,9 @@ CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger
     FOR EACH STATEMENT EXECUTE FUNCTION healer_ledger_append_only();
 CREATE INDEX IF NOT EXISTS pipeline_jobs_updated ON pipeline_jobs (updated_at, job_id);
 CREATE INDEX IF NOT EXISTS incidents_created ON incidents (created_at, id);
-CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, created_at, id);
+CREATE INDEX IF NOT EXISTS incidents_window ON incidents (created_at) INCLUDE (error_type, status, updated_at, dag_id,
+    task_id);
+CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, created_at, id) INCLUDE (updated_at);
 CREATE INDEX IF NOT EXISTS incidents_dag ON incidents (dag_id, created_at, id);
 CREATE INDEX IF NOT EXISTS incidents_dag_task ON incidents (dag_id, task_id, created_at);
 CREATE INDEX IF NOT EXISTS incidents_error_type ON incidents (error_type, created_at, id);
@@ -572,10 +574,15 @@ class PostgresStore:
             median = conn.one(
                 f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS m FROM (SELECT {seconds} AS s {recovered}"
                 " ORDER BY created_at DESC LIMIT :sample) newest", sample=sample, **bounds)["m"] if sample else None
-            top_dags = conn.all(f"SELECT dag_id, COUNT(*) AS count FROM incidents WHERE {window}"
-                                " GROUP BY dag_id ORDER BY count DESC, dag_id LIMIT 10", **bounds)
-            top_tasks = conn.all(f"SELECT dag_id, task_id, COUNT(*) AS count FROM incidents WHERE {window}"
-                                 " GROUP BY dag_id, task_id ORDER BY count DESC, dag_id, task_id LIMIT 10", **bounds)
+            # The top tasks and the top DAGs from one grouping of the window by task.
+            top = conn.all(
+                "WITH tasks AS MATERIALIZED (SELECT dag_id, task_id, COUNT(*) AS count FROM incidents"
+                f" WHERE {window} GROUP BY dag_id, task_id)"
+                " (SELECT 'task' AS top, dag_id, task_id, count FROM tasks ORDER BY count DESC, dag_id, task_id LIMIT 10)"
+                " UNION ALL (SELECT 'dag', dag_id, NULL, CAST(SUM(count) AS bigint) FROM tasks GROUP BY dag_id"
+                " ORDER BY 4 DESC, dag_id LIMIT 10)", **bounds)
+            top_tasks = [{k: r[k] for k in ("dag_id", "task_id", "count")} for r in top if r["top"] == "task"]
+            top_dags = [{"dag_id": r["dag_id"], "count": r["count"]} for r in top if r["top"] == "dag"]
         return R.analytics(days=days, today=today, daily=daily, error_types=error_types, outcomes=outcomes,
                            recovered=count, mean_seconds=mean, median_seconds=median,
                            median_of=sample, top_dags=top_dags, top_tasks=top_tasks)
