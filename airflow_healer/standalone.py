@@ -117,28 +117,7 @@ class LocalAirflow:
     def stop(self, grace: float = 20.0) -> None:
         if self.process is None:
             return
-        try:
-            pgid = os.getpgid(self.process.pid)
-        except ProcessLookupError:
-            pgid = None
-        if pgid is not None:
-            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-                try:
-                    os.killpg(pgid, sig)
-                except ProcessLookupError:
-                    break
-                deadline = time.monotonic() + wait
-                # Reap our own child as it exits: a zombie parent still counts as a group member.
-                while self.process.poll() is None or _group_alive(pgid):
-                    if time.monotonic() > deadline:
-                        break
-                    time.sleep(0.2)
-                if not _group_alive(pgid):
-                    break
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        stop_process_group(self.process, grace)
         self.process = None
         self._client.close()
 
@@ -196,6 +175,37 @@ class LocalAirflow:
         run = quote(run_id, safe="")
         tries = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}/tries")
         return sorted(tries["task_instances"], key=lambda t: t["try_number"])
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    """End ``process`` and everything in its process group: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+    The process must have been started with ``start_new_session=True``: Airflow's components start
+    children (gunicorn/uvicorn workers, Celery's pool, task supervisors) that outlive a plain kill of
+    the parent.
+    """
+    try:
+        pgid = os.getpgid(process.pid)
+    except ProcessLookupError:
+        pgid = None
+    if pgid is not None:
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            # Reap our own child as it exits: a zombie parent still counts as a group member.
+            while process.poll() is None or _group_alive(pgid):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            if not _group_alive(pgid):
+                break
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _group_alive(pgid: int) -> bool:
