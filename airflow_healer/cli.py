@@ -490,24 +490,36 @@ def _store_url(args: argparse.Namespace) -> str:
     return args.store_url or HealerConfig.load().store_url
 
 
-def cmd_db_check(args: argparse.Namespace) -> int:
-    """Exit 0 when the store's schema is the one this version needs; 1, with what to run, otherwise."""
-    from airflow_healer.core.store import open_store
+def _schema_needed(store: Any) -> int:
+    """The schema version this airflow_healer needs of ``store`` (a BigQuery dataset has its own numbering)."""
     from airflow_healer.core.store.base import SCHEMA_VERSION
 
-    store = open_store(_store_url(args))
-    version = store.schema_version()
-    print(f"store: {store!r}\nschema version: {version or 'none yet'} (this airflow_healer needs {SCHEMA_VERSION})")
-    if version and version > SCHEMA_VERSION:
+    return getattr(store, "schema_target", SCHEMA_VERSION)
+
+
+def _check_one(store: Any) -> bool:
+    version, needed = store.schema_version(), _schema_needed(store)
+    print(f"store: {store!r}\nschema version: {version or 'none yet'} (this airflow_healer needs {needed})")
+    if version and version > needed:
         print("The store is newer than this airflow_healer: upgrade airflow_healer here.", file=sys.stderr)
-        return 1
-    if version < SCHEMA_VERSION:
+        return False
+    if version < needed:
         what = "created" if not version else "upgraded"
         print(f"Run `airflow-healer db upgrade` to have it {what} (nothing written is lost).", file=sys.stderr)
-        return 1
-    for step in store.migrations():
+        return False
+    for step in getattr(store, "migrations", list)():
         print(f"  version {step['version']}: applied {step['applied_at']} by airflow_healer {step['package_version']}")
-    return 0
+    return True
+
+
+def cmd_db_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the store's schema (and its coordination store's) is the one this version needs; 1, with
+    what to run, otherwise."""
+    from airflow_healer.core.store import open_store
+
+    store = open_store(_store_url(args))
+    stores = [store, *([store.coordination] if getattr(store, "coordination", None) is not None else [])]
+    return 0 if all([_check_one(s) for s in stores]) else 1
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -516,7 +528,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     store = open_store(_store_url(args))
     before = store.schema_version()
     applied = store.migrate()
-    if applied:
+    if isinstance(applied, dict):  # a BigQuery dataset: what was created and added, and its coordination store's
+        print(f"{store!r}: schema {before or 'none'} -> {applied.get('schema_version')}: "
+              + json.dumps({k: v for k, v in applied.items() if k != "schema_version"}, default=str))
+    elif applied:
         print(f"{store!r}: schema {before or 'none'} -> {applied[-1]}" + (f" (applied {applied})" if before else ""))
     else:
         print(f"{store!r}: schema {before} is current; nothing to do.")

@@ -16,7 +16,9 @@ def open_store(url: str, *, timeout: float = 10.0) -> Store:
     """Return the store a ``[healer] store_url`` names (one object per URL and process).
 
     ``sqlite:////absolute/path.db`` is the embedded default; ``postgresql+psycopg://user:pw@host/db``
-    (or ``postgresql://``) a store that many workers share.
+    (or ``postgresql://``) a store that many workers share; ``bigquery://PROJECT/DATASET?coordination=URL``
+    answers from the (url-encoded) coordination store and copies every change to BigQuery for analytics
+    (:mod:`airflow_healer.gcp.bigquery_store`).
     """
     scheme = urlparse(url).scheme.split("+")[0]
     if scheme == "sqlite":
@@ -34,7 +36,14 @@ def open_store(url: str, *, timeout: float = 10.0) -> Store:
         from airflow_healer.core.store.postgres import PostgresStore
 
         return PostgresStore(url, timeout=timeout)
+    if scheme == "bigquery":
+        # Imported here: the adapter (and google.cloud, which it imports later still) costs nothing to
+        # a store_url that does not name it.
+        from airflow_healer.gcp.bigquery_store import store_from_url
+
+        return store_from_url(url, timeout=timeout, open_coordination=open_store)
     raise ConfigurationError(
         f"[healer] store_url {url!r}: the {scheme or 'empty'} scheme is not supported; use "
-        "sqlite:////path/to/healer.db or postgresql+psycopg://user:password@host:5432/healer."
+        "sqlite:////path/to/healer.db, postgresql+psycopg://user:password@host:5432/healer or "
+        "bigquery://PROJECT/DATASET?coordination=URL."
     )
