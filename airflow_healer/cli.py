@@ -486,10 +486,6 @@ def cmd_proposals_reject(args: argparse.Namespace) -> int:
     return _decide(args, False)
 
 
-def _store_url(args: argparse.Namespace) -> str:
-    return args.store_url or HealerConfig.load().store_url
-
-
 def _schema_needed(store: Any) -> int:
     """The schema version this airflow_healer needs of ``store`` (a BigQuery dataset has its own numbering)."""
     from airflow_healer.core.store.base import SCHEMA_VERSION
@@ -515,17 +511,13 @@ def _check_one(store: Any) -> bool:
 def cmd_db_check(args: argparse.Namespace) -> int:
     """Exit 0 when the store's schema (and its coordination store's) is the one this version needs; 1, with
     what to run, otherwise."""
-    from airflow_healer.core.store import open_store
-
-    store = open_store(_store_url(args))
+    store = _store(args)
     stores = [store, *([store.coordination] if getattr(store, "coordination", None) is not None else [])]
     return 0 if all([_check_one(s) for s in stores]) else 1
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from airflow_healer.core.store import open_store
-
-    store = open_store(_store_url(args))
+    store = _store(args)
     before = store.schema_version()
     applied = store.migrate()
     if isinstance(applied, dict):  # a BigQuery dataset: what was created and added, and its coordination store's

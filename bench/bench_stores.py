@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from bench_callback import _context  # noqa: E402
+from bench_callback import _run  # noqa: E402
 from bench_ui import CHUNK, _rows, timed  # noqa: E402
 
 from tests.services import LocalPostgres  # noqa: E402
@@ -64,20 +64,12 @@ def inserts_per_second(url: str, writers: int, count: int) -> float:
 
 
 def _caller(url: str, worker: int, calls: int, start, out) -> None:
-    import logging
-
+    """bench_callback's calls on the store at ``url``, all processes starting together (imports done first)."""
     os.environ["AIRFLOW__HEALER__STORE_URL"] = url
-    from airflow_healer import on_failure_callback
+    import airflow_healer  # noqa: F401 - imported before the start, not timed
 
-    logging.getLogger("airflow_healer").setLevel(logging.WARNING)
     start.wait()
-    timings = []
-    for n in range(calls):
-        context = _context(n, worker)
-        began = time.perf_counter()
-        on_failure_callback(context)
-        timings.append(time.perf_counter() - began)
-    out.put(timings)
+    _run(calls, worker, out)
 
 
 def callback_times(url: str, processes: int, calls: int) -> tuple[float, float, float]:

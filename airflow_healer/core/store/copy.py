@@ -70,6 +70,10 @@ def copy_store(source: Any, target: Any, *, batch: int = 5000,
     the destination written in one transaction: a StoreError (the destination holds rows, a count
     differs at the end) leaves the destination as it was.
     """
+    for store in (source, target):
+        if not (hasattr(store, "reading") and hasattr(store, "loading")):
+            raise StoreError(f"db copy moves SQLite and PostgreSQL stores; {store!r} is not one (for a BigQuery "
+                             "store, copy its coordination store).")
     if repr(source) == repr(target):
         raise StoreError(f"db copy: the source and the destination are the same store ({source!r}).")
     source.migrate()

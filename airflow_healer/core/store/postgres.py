@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -308,8 +309,6 @@ class PostgresStore:
     # -- incidents --------------------------------------------------------------------------
 
     def record_failure(self, failure: Failure) -> str:
-        import uuid
-
         now = utcnow()
         key = {"dag_id": failure.dag_id, "run_id": failure.run_id, "task_id": failure.task_id,
                "map_index": failure.map_index}

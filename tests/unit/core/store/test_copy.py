@@ -116,3 +116,12 @@ def test_db_check_and_upgrade_on_a_new_and_a_current_store(postgres_url, capsys)
     assert "schema 8 is current; nothing to do" in capsys.readouterr().out
     assert main(["--store-url", postgres_url, "db", "check"]) == 0
     assert "version 8: applied" in capsys.readouterr().out
+
+
+def test_a_store_that_cannot_be_copied_says_which_to_copy(tmp_path):
+    from airflow_healer.gcp.bigquery_store import BigQueryStore
+
+    source = SQLiteStore(tmp_path / "healer.db")
+    target = BigQueryStore("my-project", "healer", coordination=SQLiteStore(tmp_path / "coordination.db"))
+    with pytest.raises(StoreError, match="copy its coordination store"):
+        copy_store(source, target)
