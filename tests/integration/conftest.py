@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from airflow_healer.standalone import LocalAirflow, _group_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_ATTEMPTS = 2
+#: A failed test shows what Airflow's tasks logged while it ran: at most this much of each log file.
+LOG_LINES_SHOWN = 40
 #: How long a proposal waits for a person here: the expiry test waits that long.
 APPROVAL_TIMEOUT_SECONDS = 75
 SETUP_TEARDOWN_EXAMPLES = ("example_setup_teardown", "example_setup_teardown_taskflow")
@@ -93,3 +96,53 @@ def runs(airflow):
                               "it_wired_lost_log", "example_rescale", "it_ceiling", "it_refresh", "it_retry_policy",
                               "it_deferred", *SETUP_TEARDOWN_EXAMPLES)}
     return {dag_id: (run_id, airflow.wait_for_run(dag_id, run_id, timeout=400)) for dag_id, run_id in run_ids.items()}
+
+
+_STARTED = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    item.stash[_STARTED] = time.time()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test against the real Airflow shows the task logs written while it ran: a run that ended
+    ``failed`` says why only there, and the temporary AIRFLOW_HOME is gone by the time anyone looks."""
+    report = yield
+    instance = item.funcargs.get("airflow") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and isinstance(instance, LocalAirflow) and _STARTED in item.stash:
+        for path, lines in task_logs_since(Path(instance.home) / "logs", item.stash[_STARTED]):
+            report.sections.append((f"task log {path}", "\n".join(lines)))
+    return report
+
+
+def task_logs_since(logs: Path, since: float) -> list[tuple[str, list[str]]]:
+    """(path under ``logs``, its last lines as ``time level event``) of each task log written after ``since``."""
+    found = []
+    for path in sorted(logs.glob("dag_id=*/**/*.log*")):
+        try:
+            if path.stat().st_mtime < since:
+                continue
+            raw = path.read_text(errors="replace").splitlines()[-LOG_LINES_SHOWN:]
+        except OSError:
+            continue
+        found.append((str(path.relative_to(logs)), [_log_line(line) for line in raw]))
+    return found
+
+
+def _log_line(line: str) -> str:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(event, dict):
+        return line
+    said = [event.get("timestamp", ""), event.get("level", ""), str(event.get("event", ""))]
+    for error in event.get("error_detail") or []:  # the exception chain, without its frames
+        frame = (error.get("frames") or [{}])[-1]
+        said.append(f"| {error.get('exc_type')}: {error.get('exc_value')} (at {frame.get('filename')}:"
+                    f"{frame.get('lineno')})")
+    return " ".join(said)
