@@ -46,6 +46,10 @@ def get_provider_info() -> dict[str, Any]:
                     "retry_backoff_seconds": _option("First retry delay; doubles each attempt.", "float", "5"),
                     "retry_backoff_max_seconds": _option("Cap of the retry delay.", "float", "300"),
                     "poll_interval_seconds": _option("How often the healer task polls its run.", "float", "3"),
+                    "defer_settle_seconds": _option(
+                        "A deferred healer task or sensor resumes no sooner than this after it deferred: Airflow "
+                        "3.3 fails a task whose trigger fires before the scheduler saw the deferring try end.",
+                        "float", "10"),
                     "callback_timeout_seconds": _option("Most time a failure callback may take.", "float", "5"),
                     "spool_dir": _option("Where incidents wait when the store is down. Empty: AIRFLOW_HOME.",
                                          "string", ""),

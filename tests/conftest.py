@@ -47,6 +47,32 @@ def postgres():
         yield server
 
 
+@pytest.fixture(scope="session")
+def airflow_database(request):
+    """``name -> {AIRFLOW__DATABASE__...}``: a new metadata database on the session's PostgreSQL for a test
+    Airflow. Airflow's SQLite metadata database answers "database is locked" when the scheduler, the
+    dag-processor, the api-server and a dozen tasks write at once (a task's state update then fails and so
+    does the task), so the real Airflows of the tests keep their metadata in PostgreSQL, as deployments do.
+    Without PostgreSQL's server programs they fall back to SQLite, and say so."""
+    import warnings
+
+    from tests.services import postgres_bin
+
+    if postgres_bin() is None:
+        warnings.warn("PostgreSQL's server programs are missing (scripts/bootstrap.sh installs them): the test "
+                      "Airflow keeps its metadata in SQLite, which can fail tasks with 'database is locked'.",
+                      stacklevel=1)
+        return lambda name: {}
+    server = request.getfixturevalue("postgres")
+
+    def settings(name: str) -> dict[str, str]:
+        url = server.create_database(name)
+        # Airflow's async engine would be asyncpg's; psycopg 3 does async too and is what is installed.
+        return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": url}
+
+    return settings
+
+
 @pytest.fixture
 def postgres_url(postgres, request):
     """The URL of a new, empty database on the session's PostgreSQL server."""

@@ -64,6 +64,9 @@ class HealerConfig:
     :param retry_backoff_seconds: first retry delay; doubles with each attempt.
     :param retry_backoff_max_seconds: cap of the retry delay.
     :param poll_interval_seconds: how often the healer task looks at the run's task instances.
+    :param defer_settle_seconds: a deferred healer task, watchdog or external-job sensor is resumed no
+        sooner than this after it deferred, so that Airflow's scheduler has seen the deferring try end
+        (see :mod:`airflow_healer.triggers._settle`).
     :param callback_timeout_seconds: most time a failure callback spends writing an incident.
     :param spool_dir: where incidents wait when the store cannot be written.
     :param approval_timeout: how long a proposal waits for a person (``30m``, ``1h``, ``1d``); the run then
@@ -113,6 +116,7 @@ class HealerConfig:
     retry_backoff_seconds: float = 5.0
     retry_backoff_max_seconds: float = 300.0
     poll_interval_seconds: float = 3.0
+    defer_settle_seconds: float = 10.0
     callback_timeout_seconds: float = 5.0
     spool_dir: str = ""
     approval_timeout: str = "1h"

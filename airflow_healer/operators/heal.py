@@ -157,6 +157,7 @@ class HealOperator(BaseOperator):
             self.log.info("Waiting for a person's decision on %s (up to %s), without a worker slot",
                           ", ".join(wait.proposals), timeout)
             raise TaskAwaitingInput(method_name="execute_complete", kwargs=kwargs, timeout=timeout)
+        from airflow_healer.triggers._settle import not_before
         from airflow_healer.triggers.run import HealerRunTrigger
 
         self.log.info("Waiting without a worker slot%s", f" until {time.strftime('%H:%M:%S', time.gmtime(wait.until))}"
@@ -165,7 +166,8 @@ class HealOperator(BaseOperator):
             trigger=HealerRunTrigger(
                 airflow_api_conn_id=healer.config.airflow_api_conn_id, dag_id=run.dag_id, run_id=run.run_id,
                 own_task_ids=sorted(run.own), wait=wait.to_dict(), store_url=healer.config.store_url,
-                poll_interval=healer.config.poll_interval_seconds),
+                poll_interval=healer.config.poll_interval_seconds,
+                not_before=not_before(healer.config.defer_settle_seconds)),
             method_name="execute_complete", kwargs=kwargs,
         )
 

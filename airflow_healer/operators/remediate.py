@@ -74,6 +74,7 @@ class _TaskInstanceOperator(BaseOperator):
         return self._report(result, dry_run)
 
     def _wait_for_try(self, healer: Any, request: Any, result: dict[str, Any], wait_seconds: float) -> None:
+        from airflow_healer.triggers._settle import not_before
         from airflow_healer.triggers.run import HealerRunTrigger
 
         self.log.info("Cleared %s.%s try %s; waiting for its next try without a worker slot", request.dag_id,
@@ -82,7 +83,7 @@ class _TaskInstanceOperator(BaseOperator):
             trigger=HealerRunTrigger(
                 airflow_api_conn_id=healer.config.airflow_api_conn_id, dag_id=request.dag_id, run_id=request.run_id,
                 own_task_ids=[], poll_interval=max(healer.config.poll_interval_seconds, 2.0),
-                max_wait=wait_seconds + 60,
+                max_wait=wait_seconds + 60, not_before=not_before(healer.config.defer_settle_seconds),
                 wait={"until": time.time() + wait_seconds, "failed": [], "all_terminal": True, "proposals": [],
                       "only_pending": True,
                       "pending": [[request.task_id, request.map_index, result["acted"]["cleared_try"]]]}),

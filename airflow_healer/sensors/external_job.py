@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_healer.core.config import HealerConfig
 from airflow_healer.gcp.jobs import SUCCEEDED, TERMINAL, ExternalJob
+from airflow_healer.triggers._settle import not_before
 from airflow_healer.triggers.external_job import ExternalJobTrigger, job_source
 
 
@@ -82,7 +83,8 @@ class ExternalJobSensor(BaseOperator):
     def _trigger(self, job_id: str) -> ExternalJobTrigger:
         return ExternalJobTrigger(job_type=self.job_type, job_id=job_id, project_id=self._project(),
                                   location=self._location(), gcp_conn_id=self._conn_id(),
-                                  poll_interval=self.poll_interval)
+                                  poll_interval=self.poll_interval,
+                                  not_before=not_before(HealerConfig.load().defer_settle_seconds))
 
     # -- waiting -----------------------------------------------------------------------------------
 

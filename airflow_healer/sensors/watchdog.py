@@ -10,6 +10,7 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_healer.core.config import HealerConfig
+from airflow_healer.triggers._settle import not_before
 from airflow_healer.triggers.watchdog import HealerWatchdogTrigger
 
 
@@ -82,7 +83,8 @@ class HealerWatchdogSensor(BaseSensorOperator):
             trigger=HealerWatchdogTrigger(
                 airflow_api_conn_id=self.airflow_api_conn_id or config.airflow_api_conn_id, since=since,
                 poll_interval=self.poll_interval, idle_timeout=idle,
-                settle_seconds=config.watchdog_settle_seconds, inclusive=inclusive),
+                settle_seconds=config.watchdog_settle_seconds, inclusive=inclusive,
+                not_before=not_before(config.defer_settle_seconds)),
             method_name="execute_complete",
         )
 

@@ -11,6 +11,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_healer.gcp.jobs import TERMINAL
 from airflow_healer.gcp.sources import source_for as job_source
+from airflow_healer.triggers._settle import first_event
 
 #: Consecutive API errors after which the trigger gives up and says why.
 MAX_ERRORS = 10
@@ -20,21 +21,26 @@ class ExternalJobTrigger(BaseTrigger):
     """Poll one job until it is terminal; fires ``{"status": "done", "job": {...}}`` with the job as the
     healer sees it, or ``{"status": "error", "message": ...}`` after ``MAX_ERRORS`` failed reads in a row.
 
-    The clients are blocking: each read runs in a thread, so the triggerer's loop is never held.
+    The clients are blocking: each read runs in a thread, so the triggerer's loop is never held. No event
+    fires before ``not_before`` (epoch seconds; see :mod:`airflow_healer.triggers._settle`).
     """
 
     def __init__(self, *, job_type: str, job_id: str, project_id: str, location: str = "",
-                 gcp_conn_id: str = "google_cloud_default", poll_interval: float = 30.0):
+                 gcp_conn_id: str = "google_cloud_default", poll_interval: float = 30.0, not_before: float = 0.0):
         super().__init__()
         self.job_type, self.job_id, self.project_id, self.location = job_type, job_id, project_id, location
-        self.gcp_conn_id, self.poll_interval = gcp_conn_id, poll_interval
+        self.gcp_conn_id, self.poll_interval, self.not_before = gcp_conn_id, poll_interval, not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("airflow_healer.triggers.external_job.ExternalJobTrigger", {
             "job_type": self.job_type, "job_id": self.job_id, "project_id": self.project_id,
-            "location": self.location, "gcp_conn_id": self.gcp_conn_id, "poll_interval": self.poll_interval})
+            "location": self.location, "gcp_conn_id": self.gcp_conn_id, "poll_interval": self.poll_interval,
+            "not_before": self.not_before})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        yield await first_event(self._events(), self.not_before)
+
+    async def _events(self) -> AsyncIterator[TriggerEvent]:
         errors = 0
         try:
             source = job_source(self.job_type, self.project_id, self.location, self.gcp_conn_id)

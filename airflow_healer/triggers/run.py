@@ -14,6 +14,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_healer.core.remediate.run import TERMINAL
 from airflow_healer.exceptions import AirflowApiError
 from airflow_healer.triggers._api import AsyncAirflowApi, Refused
+from airflow_healer.triggers._settle import first_event
 
 #: Consecutive transport or server errors after which the trigger hands back to the task, which says why.
 MAX_ERRORS = 10
@@ -34,10 +35,12 @@ class HealerRunTrigger(BaseTrigger):
         operator that cleared one task of another run).
     :param own_task_ids: the healer's own tasks, never watched.
     :param store_url: the healer store, where CLI decisions on ``proposals`` land.
+    :param not_before: no event fires before this epoch second (see :mod:`airflow_healer.triggers._settle`).
     """
 
     def __init__(self, *, airflow_api_conn_id: str, dag_id: str, run_id: str, own_task_ids: list[str],
-                 wait: dict[str, Any], store_url: str = "", poll_interval: float = 3.0, max_wait: float = 600.0):
+                 wait: dict[str, Any], store_url: str = "", poll_interval: float = 3.0, max_wait: float = 600.0,
+                 not_before: float = 0.0):
         super().__init__()
         self.airflow_api_conn_id = airflow_api_conn_id
         self.dag_id = dag_id
@@ -47,12 +50,13 @@ class HealerRunTrigger(BaseTrigger):
         self.store_url = store_url
         self.poll_interval = poll_interval
         self.max_wait = max_wait
+        self.not_before = not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("airflow_healer.triggers.run.HealerRunTrigger", {
             "airflow_api_conn_id": self.airflow_api_conn_id, "dag_id": self.dag_id, "run_id": self.run_id,
             "own_task_ids": self.own_task_ids, "wait": self.wait, "store_url": self.store_url,
-            "poll_interval": self.poll_interval, "max_wait": self.max_wait,
+            "poll_interval": self.poll_interval, "max_wait": self.max_wait, "not_before": self.not_before,
         })
 
     def changed(self, tis: list[dict[str, Any]]) -> str:
@@ -88,6 +92,9 @@ class HealerRunTrigger(BaseTrigger):
         return decided
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        yield await first_event(self._events(), self.not_before)
+
+    async def _events(self) -> AsyncIterator[TriggerEvent]:
         path = f"/api/v2/dags/{quote(self.dag_id, safe='')}/dagRuns/{quote(self.run_id, safe='')}/taskInstances"
         until = self.wait.get("until")
         give_up = time.time() + self.max_wait

@@ -13,6 +13,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_healer.exceptions import AirflowApiError
 from airflow_healer.triggers._api import AsyncAirflowApi, Refused
+from airflow_healer.triggers._settle import first_event
 
 FAILED_TIS = "/api/v2/dags/~/dagRuns/~/taskInstances"
 #: Consecutive transport or server errors after which the trigger gives up and says why.
@@ -32,10 +33,12 @@ class HealerWatchdogTrigger(BaseTrigger):
     :param idle_timeout: seconds to wait for a failure before firing ``idle``.
     :param settle_seconds: failures younger than this are left to the DAG's own healer for now.
     :param inclusive: count failures *at* ``since`` too (the last cycle stopped at its bound there).
+    :param not_before: no event fires before this epoch second (see :mod:`airflow_healer.triggers._settle`).
     """
 
     def __init__(self, *, airflow_api_conn_id: str, since: str, poll_interval: float = 30.0,
-                 idle_timeout: float = 540.0, settle_seconds: float = 30.0, inclusive: bool = False):
+                 idle_timeout: float = 540.0, settle_seconds: float = 30.0, inclusive: bool = False,
+                 not_before: float = 0.0):
         super().__init__()
         self.airflow_api_conn_id = airflow_api_conn_id
         self.since = since
@@ -43,15 +46,19 @@ class HealerWatchdogTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.idle_timeout = idle_timeout
         self.settle_seconds = settle_seconds
+        self.not_before = not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("airflow_healer.triggers.watchdog.HealerWatchdogTrigger", {
             "airflow_api_conn_id": self.airflow_api_conn_id, "since": self.since,
             "poll_interval": self.poll_interval, "idle_timeout": self.idle_timeout,
-            "settle_seconds": self.settle_seconds, "inclusive": self.inclusive,
+            "settle_seconds": self.settle_seconds, "inclusive": self.inclusive, "not_before": self.not_before,
         })
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        yield await first_event(self._events(), self.not_before)
+
+    async def _events(self) -> AsyncIterator[TriggerEvent]:
         deadline = time.monotonic() + self.idle_timeout
         errors = 0
         try:

@@ -50,11 +50,12 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 240.0) -> Any
 
 
 @pytest.fixture(scope="package")
-def e2e_airflow(tmp_path_factory) -> Iterator[LocalAirflow]:
+def e2e_airflow(tmp_path_factory, airflow_database) -> Iterator[LocalAirflow]:
     dags = tmp_path_factory.mktemp("e2e_dags")
     for source in DAG_FILES:
         shutil.copy(source, dags / source.name)
     env = {
+        **airflow_database("e2e_airflow"),
         # Nobody else answers the proposals: they wait long enough for a slow machine.
         "AIRFLOW__HEALER__APPROVAL_TIMEOUT": "30m",
         "AIRFLOW__HEALER__RETRY_BACKOFF_SECONDS": "1",

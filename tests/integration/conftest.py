@@ -40,7 +40,7 @@ def fake_bigquery():
 
 
 @pytest.fixture(scope="session")
-def airflow(tmp_path_factory, fake_bigquery):
+def airflow(tmp_path_factory, fake_bigquery, airflow_database):
     home = tmp_path_factory.mktemp("airflow_home")
     # The project's DAGs (examples and the watchdog) plus DAGs that exist for these tests only.
     dags = tmp_path_factory.mktemp("dags")
@@ -55,6 +55,7 @@ def airflow(tmp_path_factory, fake_bigquery):
     secret = tmp_path_factory.mktemp("secrets") / "it_warehouse"
     secret.write_text("rotated-by-vault\n")  # what a Vault agent would have written after a rotation
     env = {
+        **airflow_database("it_airflow"),
         "AIRFLOW__HEALER__CREDENTIAL_SOURCES": json.dumps({"it_warehouse": f"file://{secret}"}),
         # Healer tasks wait without a worker slot (deferred, or in awaiting_input), so a few slots are enough
         # for the self-healing DAGs that fail together here.
@@ -98,12 +99,15 @@ def runs(airflow):
     return {dag_id: (run_id, airflow.wait_for_run(dag_id, run_id, timeout=400)) for dag_id, run_id in run_ids.items()}
 
 
-_STARTED = pytest.StashKey[float]()
+_STARTED = pytest.StashKey[tuple[float, int]]()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    item.stash[_STARTED] = time.time()
+    instance = item.funcargs.get("airflow")
+    if isinstance(instance, LocalAirflow):
+        size = instance.log_path.stat().st_size if instance.log_path.exists() else 0
+        item.stash[_STARTED] = (time.time(), size)
     return (yield)
 
 
@@ -114,9 +118,25 @@ def pytest_runtest_makereport(item, call):
     report = yield
     instance = item.funcargs.get("airflow") if hasattr(item, "funcargs") else None
     if report.when == "call" and report.failed and isinstance(instance, LocalAirflow) and _STARTED in item.stash:
-        for path, lines in task_logs_since(Path(instance.home) / "logs", item.stash[_STARTED]):
+        since, offset = item.stash[_STARTED]
+        for path, lines in task_logs_since(Path(instance.home) / "logs", since):
             report.sections.append((f"task log {path}", "\n".join(lines)))
+        report.sections.append(("airflow standalone's warnings and errors", "\n".join(
+            standalone_trouble(instance.log_path, offset))))
     return report
+
+
+def standalone_trouble(path: Path, offset: int) -> list[str]:
+    """The last warning, error and traceback lines the scheduler, triggerer and the others wrote after
+    ``offset`` of ``standalone.log``."""
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+    except OSError as exc:
+        return [f"cannot read {path}: {exc}"]
+    marks = ("[warning", "[error", "[critical", "WARNING", "ERROR", "Traceback")
+    return [line for line in text.splitlines() if any(m in line for m in marks)][-LOG_LINES_SHOWN:]
 
 
 def task_logs_since(logs: Path, since: float) -> list[tuple[str, list[str]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -114,6 +115,8 @@ def test_the_sensor_defers_on_a_running_job_with_its_full_id(sensor):
     assert made.asked == ["analytics:US.q1"]
     assert deferred.value.trigger.serialize()[1]["job_id"] == "analytics:US.q1"
     assert deferred.value.method_name == "execute_complete"
+    # Its event waits out [healer] defer_settle_seconds (10 by default) after the deferral.
+    assert 9 < deferred.value.trigger.not_before - time.time() <= 10
 
 
 def test_the_sensor_returns_the_job_that_succeeded_and_keeps_its_row(sensor, store, config):
