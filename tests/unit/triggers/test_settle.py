@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from airflow_healer.triggers import _settle
 from airflow_healer.triggers._settle import first_event, not_before
 
 
@@ -23,14 +24,15 @@ def test_an_event_ready_at_once_is_held_until_not_before():
     assert time.monotonic() - started >= hold - 0.01  # sleep never ends early: the event was held
 
 
-def test_an_event_after_not_before_is_handed_over_without_waiting_more():
+def test_an_event_after_not_before_is_handed_over_without_waiting_more(monkeypatch):
     async def events():
-        await asyncio.sleep(0.2)
         yield "done"
 
-    until = time.time() + 0.05
-    run(first_event(events(), until))
-    assert time.time() >= until + 0.1  # it came late on its own; nothing was added
+    async def no_sleep(seconds):
+        raise AssertionError(f"slept {seconds} s after not_before had passed")
+
+    monkeypatch.setattr(_settle.asyncio, "sleep", no_sleep)
+    assert run(first_event(events(), time.time() - 1)) == "done"
 
 
 def test_the_event_source_is_closed_after_its_first_event():
